@@ -1,0 +1,50 @@
+import type { ConfigProblem } from '../errors';
+import type { Config, Transport } from './types';
+
+/**
+ * Checks that only matter when the agent actually serves (`run`), not for `detect`/`exec`
+ * (spec 01 §2.4 rules 4 and 6, §2.5). Returns problems; the caller throws one ConfigError.
+ */
+export function checkRunConfig(config: Config, env: Readonly<Record<string, string | undefined>>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (config.messageQueue === null) {
+    problems.push({
+      key: 'message_queue',
+      message:
+        'Message queue configuration is required: add a `message_queue:` section with `url:` or set ATTUNE__MESSAGE_QUEUE__URL (e.g. amqp://guest:guest@localhost:5672/%2f)',
+    });
+  }
+  if (config.security.enableAuth && (config.security.jwtSecret ?? '').trim() === '') {
+    problems.push({
+      key: 'security.jwt_secret',
+      message:
+        'JWT secret is required when authentication is enabled: set ATTUNE__SECURITY__JWT_SECRET (the control plane\'s secret) or security.enable_auth: false',
+    });
+  }
+  const deployed = config.environment !== 'development' && config.environment !== 'test';
+  for (const [key, value] of [
+    ['packs.transport', config.packsTransport],
+    ['artifacts.transport', config.artifactsTransport],
+  ] as [string, Transport][]) {
+    if (deployed && value === 'auto') {
+      problems.push({
+        key,
+        message: `${key} must be set to 'volume' or 'api' for deployed workers and sensors (environment is '${config.environment}')`,
+      });
+    }
+    if (value === 'api' && (env.ATTUNE_API_URL ?? '').trim() === '') {
+      problems.push({ key, message: `${key} is 'api' but ATTUNE_API_URL is missing or empty` });
+    }
+  }
+  return problems;
+}
+
+/** Upstream's `auto` resolution (spec 01 §2.5): volume if the sentinel file exists, else api. */
+export function resolveTransport(
+  value: Transport,
+  sentinelPath: string,
+  fileExists: (p: string) => boolean,
+): 'volume' | 'api' {
+  if (value !== 'auto') return value;
+  return fileExists(sentinelPath) ? 'volume' : 'api';
+}

@@ -1,0 +1,120 @@
+/**
+ * The agent's configuration after loading, defaulting and validation (spec 01 §2).
+ * YAML and `ATTUNE__SECTION__KEY` use upstream's snake_case keys; this type uses camelCase.
+ * Every field is filled (defaults applied); the object is frozen by `loadConfig`.
+ */
+
+export type Transport = 'volume' | 'api' | 'auto';
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+export type LogFormat = 'json' | 'pretty';
+export type WorkerType = 'local' | 'remote' | 'container';
+export type RetentionPolicy = 'versions' | 'days' | 'hours' | 'minutes';
+
+export interface DatabaseConfig {
+  /** `database.url`, default `postgresql://postgres:postgres@localhost:5432/attune`. Secret-bearing (password). */
+  readonly url: string;
+  readonly maxConnections: number;
+  readonly minConnections: number;
+  /** Pool acquire timeout, seconds (upstream uses `connect_timeout` for this). */
+  readonly connectTimeoutSec: number;
+  readonly idleTimeoutSec: number;
+  readonly logStatements: boolean;
+  /** `database.schema`, default `attune`; alphanumeric/underscore, ≤ 63 chars. */
+  readonly schema: string;
+}
+
+export interface MessageQueueConfig {
+  /** `message_queue.url`, default `amqp://guest:guest@localhost:5672/%2f`. Secret-bearing. */
+  readonly url: string;
+  /** Kept for config compatibility; upstream's worker ignores these three (spec 02 §1.1). */
+  readonly exchange: string;
+  readonly enableDlq: boolean;
+  readonly messageTtl: number;
+}
+
+export interface SecurityConfig {
+  readonly jwtSecret: string | null;
+  readonly encryptionKey: string | null;
+  readonly enableAuth: boolean;
+  readonly jwtAccessExpiration: number;
+  readonly jwtRefreshExpiration: number;
+}
+
+export interface Taint {
+  readonly key: string;
+  readonly value?: string;
+  readonly effect: 'no_schedule' | 'prefer_no_schedule';
+}
+
+export interface WorkerConfig {
+  readonly name: string | null;
+  readonly workerType: WorkerType | null;
+  readonly runtimeId: number | null;
+  readonly host: string | null;
+  readonly port: number | null;
+  /** Raw `worker.capabilities` map (its `runtimes` array is tier 2 of spec 01 §4.4). */
+  readonly capabilities: Readonly<Record<string, unknown>> | null;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly taints: readonly Taint[];
+  readonly maxConcurrentTasks: number;
+  readonly heartbeatIntervalSec: number;
+  readonly taskTimeoutSec: number;
+  readonly maxStdoutBytes: number;
+  readonly maxStderrBytes: number;
+  readonly executionLogRetentionPolicy: RetentionPolicy;
+  readonly executionLogRetentionLimit: number;
+  readonly shutdownTimeoutSec: number;
+  readonly streamLogs: boolean;
+  /** Exact env var names passed to children on top of the baseline (spec 03 §3.1). */
+  readonly passthroughEnv: readonly string[];
+}
+
+/** Our own section (not upstream): start-up robustness and the optional health listener. */
+export interface AgentSectionConfig {
+  /** Port of the HTTP health/metrics listener; null = off (default). */
+  readonly healthPort: number | null;
+  readonly healthHost: string;
+  /** How long start-up keeps retrying PostgreSQL / RabbitMQ before giving up, seconds (default 60). */
+  readonly startupTimeoutSec: number;
+  /** How long to wait for the Attune schema to appear, seconds (default 300). */
+  readonly schemaWaitTimeoutSec: number;
+}
+
+export interface Config {
+  readonly serviceName: string;
+  readonly environment: string;
+  readonly packsBaseDir: string;
+  readonly runtimeEnvsDir: string;
+  readonly artifactsDir: string;
+  readonly packsTransport: Transport;
+  readonly artifactsTransport: Transport;
+  readonly defaultExecutionTimeoutSec: number;
+  readonly server: { readonly host: string; readonly port: number };
+  readonly log: {
+    readonly level: LogLevel;
+    readonly format: LogFormat;
+    readonly mirrorRuntimeStdoutToStdio: boolean;
+    readonly mirrorRuntimeStderrToStdio: boolean;
+  };
+  readonly database: DatabaseConfig;
+  /** null when the `message_queue` section is absent (the agent then cannot serve; spec 01 §2.2). */
+  readonly messageQueue: MessageQueueConfig | null;
+  readonly security: SecurityConfig;
+  /** Always filled: the agent synthesises the defaults when the section is absent (spec 01 §1.1 `--name`). */
+  readonly worker: WorkerConfig;
+  /** true when the file/env actually had a `worker` section (affects the transport rule, spec 01 §2.4). */
+  readonly hasWorkerSection: boolean;
+  readonly agent: AgentSectionConfig;
+  /** Files that were read, in order (for the start-up log line). */
+  readonly sources: readonly string[];
+}
+
+/** Keys whose values are never printed (config errors, logs). Dotted snake_case paths. */
+export const SECRET_CONFIG_KEYS: readonly string[] = [
+  'database.url',
+  'database.password',
+  'message_queue.url',
+  'security.jwt_secret',
+  'security.encryption_key',
+  'agent.bootstrap_token',
+];
