@@ -1,0 +1,136 @@
+import { spawn } from 'node:child_process';
+import { RUNTIME_CANDIDATES, type RuntimeCandidate } from './candidates';
+import type { DetectedRuntime } from './detected-runtime';
+import { findBinary } from './lookup';
+import { parseVersion } from './version';
+
+export const DEFAULT_PROBE_TIMEOUT_MS = 2000;
+/** Per stream; version banners are a few hundred bytes, this only guards against a flood. */
+export const PROBE_OUTPUT_CAP_BYTES = 64 * 1024;
+
+export interface DetectOptions {
+  /** Exact environment for lookups and probes: the captured child env (spec 01 §3.6). */
+  env: Record<string, string>;
+  /** A version probe running longer is killed and yields version null. Default 2000. */
+  probeTimeoutMs?: number;
+  /** Existence check for the `/bin/bash`, `/bin/sh` fast path; injectable for tests. */
+  fileExists?: (path: string) => boolean;
+}
+
+/**
+ * Run `<path> <args>` and return stdout followed by stderr (spec 01 §3.3), whatever the exit
+ * status. Returns null when the process cannot be spawned or exceeds `timeoutMs`.
+ *
+ * Deviation from upstream (spec 01 §9.7, no timeout there): a hanging interpreter must not
+ * hang startup. The probe runs in its own process group so that the kill also reaches
+ * anything it started (e.g. a wrapper script's child).
+ */
+export function runVersionProbe(
+  path: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<string | null> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (value: string | null): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(value);
+    };
+
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(path, [...args], {
+        env: { ...env },
+        shell: false,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        windowsHide: true,
+      });
+    } catch {
+      // e.g. an env value containing NUL throws synchronously.
+      resolve(null);
+      return;
+    }
+
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+
+    const timer = setTimeout(() => {
+      killGroup(child);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      finish(null);
+    }, timeoutMs);
+
+    child.once('error', () => {
+      killGroup(child);
+      finish(null);
+    });
+    // 'close' waits for both pipes to reach EOF, so all output has been read.
+    child.once('close', () => finish(stdout.text() + stderr.text()));
+  });
+}
+
+function collect(stream: NodeJS.ReadableStream | null): { text: () => string } {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  stream?.on('data', (chunk: Buffer) => {
+    // Keep draining past the cap so the child never blocks on a full pipe.
+    if (size >= PROBE_OUTPUT_CAP_BYTES) return;
+    const room = PROBE_OUTPUT_CAP_BYTES - size;
+    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    chunks.push(kept);
+    size += kept.length;
+  });
+  stream?.on('error', () => {});
+  // Invalid UTF-8 becomes U+FFFD, like upstream's `String::from_utf8_lossy`.
+  return { text: () => Buffer.concat(chunks).toString('utf8') };
+}
+
+function killGroup(child: ReturnType<typeof spawn>): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Detect one candidate (spec 01 §3.2–3.3): the first binary found decides the runtime; a failing
+ * version probe never falls back to the next binary. Null when no binary is found.
+ */
+export async function detectRuntime(
+  candidate: RuntimeCandidate,
+  opts: DetectOptions,
+): Promise<DetectedRuntime | null> {
+  for (const binary of candidate.binaries) {
+    const path = await findBinary(binary, { env: opts.env, fileExists: opts.fileExists });
+    if (path === null) continue;
+    const output = await runVersionProbe(
+      path,
+      candidate.versionArgs,
+      opts.env,
+      opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
+    );
+    return { name: candidate.name, path, version: output === null ? null : parseVersion(output, candidate.parser) };
+  }
+  return null;
+}
+
+/**
+ * Probe all candidates of spec 01 §3.1 and return the runtimes found, in candidate order.
+ * Candidates are probed in parallel (upstream probes one after another), so the total time is
+ * about that of the slowest probe, bounded by `probeTimeoutMs`.
+ */
+export async function detectRuntimes(opts: DetectOptions): Promise<DetectedRuntime[]> {
+  const results = await Promise.all(RUNTIME_CANDIDATES.map((c) => detectRuntime(c, opts)));
+  return results.filter((r): r is DetectedRuntime => r !== null);
+}
