@@ -1,0 +1,19 @@
+/** PostgreSQL enum literals (spec 04 §2). Bound as text; pg returns them as strings. */
+export type WorkerTypeValue = 'local' | 'remote' | 'container';
+export type WorkerRoleValue = 'action' | 'sensor' | 'hybrid';
+export type WorkerStatusValue = 'active' | 'inactive' | 'busy' | 'error';
+export type ExecutionStatusValue =
+  | 'requested'
+  | 'scheduling'
+  | 'scheduled'
+  | 'running'
+  | 'completed'
+  | 'failed'
+  | 'canceling'
+  | 'cancelled'
+  | 'timeout'
+  | 'abandoned';
+export type EnforcementStatusValue = 'created' | 'processed' | 'disabled';
+export type EnforcementConditionValue = 'any' | 'all';
+export type RetentionPolicyValue = 'versions' | 'days' | 'hours' | 'minutes';
+export type ReferenceVisibilityValue = 'public' | 'private' | 'restricted';

@@ -1,0 +1,35 @@
+import { jsonParam, type JsonValue, type Queryable } from '../rows';
+import { EXECUTION_COLUMNS, mapExecutionRow, type ExecutionRow } from '../models/execution';
+
+/** The statuses the worker writes at the end of an execution (spec 04 §4.2 step 16). */
+export type TerminalWorkerStatus = 'completed' | 'failed' | 'cancelled' | 'timeout';
+
+/**
+ * Deliberate difference from upstream (spec 04 §4.2 step 16, §8.5): upstream's terminal
+ * UPDATE is unconditional. This one only updates rows that are still open
+ * (`requested`/`scheduling`/`scheduled`/`running`/`canceling`), so a terminal row is never
+ * overwritten twice — e.g. a late result after the executor timed the execution out, or a
+ * duplicate delivery finishing a second time. `canceling` is open on purpose: finishing a
+ * cancel request is exactly what moves it to `cancelled`.
+ */
+export const COMPLETE_EXECUTION_SQL = `
+UPDATE execution
+SET status = $2::execution_status_enum,
+    result = $3::jsonb,
+    updated = NOW()
+WHERE id = $1::bigint
+  AND status IN ('requested', 'scheduling', 'scheduled', 'running', 'canceling')
+RETURNING ${EXECUTION_COLUMNS}`;
+
+export interface CompleteExecutionInput {
+  id: number;
+  status: TerminalWorkerStatus;
+  /** The `execution.result` JSON (already redacted, spec 04 §6.3). */
+  result: JsonValue;
+}
+
+/** Returns null when the row does not exist or was already terminal (nothing written). */
+export async function completeExecution(db: Queryable, input: CompleteExecutionInput): Promise<ExecutionRow | null> {
+  const res = await db.query(COMPLETE_EXECUTION_SQL, [input.id, input.status, jsonParam(input.result)]);
+  return res.rows[0] ? mapExecutionRow(res.rows[0]) : null;
+}
