@@ -1,0 +1,148 @@
+/**
+ * Output capture and interpretation (spec 03 §4.1–§4.3): the bounded collector, output-format
+ * parsing and the error text derived from a non-zero exit.
+ */
+import YAML from 'yaml';
+import type { OutputFormat } from './types';
+
+/** Space reserved for the notice so it always fits (upstream `NOTICE_RESERVE_BYTES`). */
+const NOTICE_RESERVE_BYTES = 128;
+
+export type StreamName = 'stdout' | 'stderr';
+
+export function truncationNotice(stream: StreamName): string {
+  return `\n\n[OUTPUT TRUNCATED: ${stream} exceeded size limit]\n`;
+}
+
+export interface CollectedOutput {
+  /** Lossy UTF-8 decoding of the kept bytes (invalid sequences → U+FFFD). */
+  content: string;
+  truncated: boolean;
+  /** Total bytes received − data bytes kept; 0 when not truncated. */
+  bytesTruncated: number;
+}
+
+/**
+ * `BoundedLogWriter`: keeps at most `max − 128` data bytes, then the notice once; everything
+ * after is counted and dropped. Memory stays bounded by `maxBytes` whatever the child prints.
+ */
+export class BoundedCollector {
+  private readonly chunks: Buffer[] = [];
+  private keptBytes = 0; // data + notice, i.e. upstream `buffer.len()`
+  private dataBytes = 0;
+  private totalBytes = 0;
+  private truncated = false;
+  private readonly notice: Buffer;
+
+  constructor(
+    private readonly maxBytes: number,
+    stream: StreamName,
+  ) {
+    this.notice = Buffer.from(truncationNotice(stream), 'utf8');
+  }
+
+  /** Feed one chunk; returns the bytes actually kept (for live log forwarding), possibly empty. */
+  write(chunk: Buffer): Buffer[] {
+    this.totalBytes += chunk.length;
+    if (this.truncated) return [];
+    const effectiveLimit = Math.max(0, this.maxBytes - NOTICE_RESERVE_BYTES);
+    const remaining = Math.max(0, effectiveLimit - this.keptBytes);
+    if (remaining === 0) return [this.addNotice()];
+    if (chunk.length <= remaining) {
+      // Copy: a pipe chunk may be a view into a larger pooled allocation.
+      const kept = Buffer.from(chunk);
+      this.keep(kept);
+      this.dataBytes += kept.length;
+      return [kept];
+    }
+    const kept = Buffer.from(chunk.subarray(0, remaining));
+    this.keep(kept);
+    this.dataBytes += kept.length;
+    return [kept, this.addNotice()];
+  }
+
+  private keep(b: Buffer): void {
+    this.chunks.push(b);
+    this.keptBytes += b.length;
+  }
+
+  private addNotice(): Buffer {
+    this.truncated = true;
+    this.keep(this.notice);
+    return this.notice;
+  }
+
+  result(): CollectedOutput {
+    return {
+      content: Buffer.concat(this.chunks, this.keptBytes).toString('utf8'),
+      truncated: this.truncated,
+      bytesTruncated: this.truncated ? this.totalBytes - this.dataBytes : 0,
+    };
+  }
+}
+
+/** Rust `str::trim` (Unicode White_Space; unlike JS `trim`, U+FEFF is not whitespace). */
+export function rustTrim(s: string): string {
+  return s.replace(/^[\t\n\v\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+/, '')
+    .replace(/[\t\n\v\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+$/, '');
+}
+
+/** Rust `str::lines`: split on `\n`, strip one trailing `\r`, no final empty line. */
+export function rustLines(s: string): string[] {
+  if (s === '') return [];
+  const parts = s.split('\n');
+  if (parts[parts.length - 1] === '') parts.pop();
+  return parts.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+}
+
+function tryJson(text: string): { value: unknown } | null {
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `parse_output` (spec 03 §4.2). Returns null when nothing was parsed (not an error). Callers
+ * apply it only after exit 0 without timeout/cancel.
+ */
+export function parseOutput(stdout: string, format: OutputFormat): { value: unknown } | null {
+  const trimmed = rustTrim(stdout);
+  if (trimmed === '') return null;
+  switch (format) {
+    case 'text':
+      return null;
+    case 'json': {
+      const whole = tryJson(trimmed);
+      if (whole) return whole;
+      const lines = rustLines(trimmed);
+      const last = lines[lines.length - 1];
+      return last === undefined ? null : tryJson(last);
+    }
+    case 'yaml': {
+      try {
+        const value = YAML.parse(trimmed) as unknown;
+        return value === undefined ? null : { value };
+      } catch {
+        return null;
+      }
+    }
+    case 'jsonl': {
+      const items: unknown[] = [];
+      for (const line of rustLines(trimmed)) {
+        const parsed = tryJson(line);
+        if (parsed) items.push(parsed.value);
+      }
+      return items.length === 0 ? null : { value: items };
+    }
+  }
+}
+
+/** spec 03 §4.3: the error of a non-zero exit (stderr untrimmed; > 5 lines → last line). */
+export function exitErrorText(exitCode: number, stderr: string): string {
+  if (stderr === '') return `Command exited with code ${exitCode}`;
+  const lines = rustLines(stderr);
+  if (lines.length > 5) return lines[lines.length - 1] ?? '';
+  return stderr;
+}

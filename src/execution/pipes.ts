@@ -1,0 +1,93 @@
+/**
+ * The action's pipes (spec 03 §2.2, §4.1): writing the parameter document to stdin and the
+ * bounded, abortable capture of stdout/stderr.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { describeIoError } from './failures';
+import { BoundedCollector, type StreamName } from './output';
+
+/** Rust's io::Error text for a failed pipe write (EPIPE or a pipe Node already closed). */
+function stdinErrorText(e: unknown): string {
+  return isBrokenPipe(e) ? 'Broken pipe (os error 32)' : describeIoError(e);
+}
+
+function writeChunk(stdin: Writable, data: string): Promise<unknown> {
+  return new Promise((resolve) => {
+    try {
+      stdin.write(data, (err) => resolve(err ?? null));
+    } catch (e) {
+      resolve(e);
+    }
+  });
+}
+
+/** Linux default pipe capacity (16 pages). */
+const PIPE_CAPACITY_BYTES = 65_536;
+
+function isBrokenPipe(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END';
+}
+
+/** spec 03 §2.2: document, then `\n`, then EOF; returns the error text or null. */
+export async function writeParameters(stdin: Writable, content: string | null): Promise<string | null> {
+  let error: string | null = null;
+  if (content !== null) {
+    const e1 = await writeChunk(stdin, content);
+    const e2 = e1 ? null : await writeChunk(stdin, '\n');
+    const failure = e1 ?? e2;
+    // Node's spawn returns milliseconds later than Rust's, so a fast action that never reads
+    // stdin has often exited before the first byte is written. Upstream writes right after
+    // exec and wins that race whenever the document fits in the pipe buffer; emulate that
+    // outcome instead of reporting a broken pipe upstream would (practically) never see.
+    const fitsPipe = Buffer.byteLength(content, 'utf8') + 1 <= PIPE_CAPACITY_BYTES;
+    if (failure && !(fitsPipe && isBrokenPipe(failure))) {
+      error = e1
+        ? `Failed to write parameters to stdin: ${stdinErrorText(e1)}`
+        : `Failed to write newline to stdin: ${stdinErrorText(e2)}`;
+    }
+  }
+  stdin.end();
+  return error;
+}
+
+export class StreamCapture {
+  readonly collector: BoundedCollector;
+  ended = false;
+  incomplete = false;
+  private stopped = false;
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly stream: Readable,
+    name: StreamName,
+    maxBytes: number,
+    onKept: (chunk: Buffer) => void,
+  ) {
+    this.collector = new BoundedCollector(maxBytes, name);
+    this.done = new Promise((resolve) => {
+      stream.on('data', (chunk: Buffer) => {
+        if (this.stopped) return;
+        for (const kept of this.collector.write(chunk)) onKept(kept);
+      });
+      stream.once('end', () => {
+        this.ended = true;
+        resolve();
+      });
+      stream.once('error', () => {
+        this.incomplete = true;
+        resolve();
+      });
+      stream.once('close', () => resolve());
+    });
+  }
+
+  /** Abort capture: upstream drops the reader, so the pipe's read end is closed. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (!this.ended) this.incomplete = true;
+    this.stream.destroy();
+  }
+}
+

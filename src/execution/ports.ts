@@ -1,0 +1,39 @@
+/**
+ * What the engine needs from the outside (STYLE.md "Dependency direction"). Everything here is
+ * injectable so unit tests run without PostgreSQL/RabbitMQ; `agent.ts` / the `exec` runner wire
+ * the real implementations in.
+ */
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import type { Logger } from '../log';
+import type { RuntimeRegistry } from './runtimes';
+
+export type { ExecutionRequest, ExecutionOutcome, ExecutionStatus, RedactedResultValue } from './types';
+
+/** `child_process.spawn` shape; the engine always passes `shell: false, detached: true`. */
+export type ProcessSpawner = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+
+export interface SpawnInfo {
+  pid: number;
+  /** argv as spawned (interpreter, args, file). Never contains parameters (spec 03 §2.5). */
+  argv: readonly string[];
+}
+
+export interface ExecutionDeps {
+  log: Logger;
+  /** Fires on user cancel (spec 03 §6.3). */
+  signal?: AbortSignal;
+  /** Default `child_process.spawn`. */
+  spawner?: ProcessSpawner;
+  /** Default: the built-in runtime definitions (`createBuiltinRuntimeRegistry()`). */
+  registry?: RuntimeRegistry;
+  /** SIGTERM → SIGKILL grace on timeout/cancel; upstream 10 000 ms (spec 03 §6.2 step 3). */
+  killGraceMs?: number;
+  /** Post-exit pipe drain bound; upstream `artifacts.log_finalization_timeout_ms` = 1000 (spec 03 §4.1). */
+  logFinalizationTimeoutMs?: number;
+  /** Temp dir for parameter files and inline scripts; default `os.tmpdir()` (spec 03 §9). */
+  tmpDir?: string;
+  /** Called once the child is running. */
+  onSpawn?: (info: SpawnInfo) => void;
+  /** Live output (bytes kept within the limit, plus the truncation notice once). */
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+}
