@@ -44,7 +44,13 @@ export async function waitForSchema(target: Queryable | DatabaseConfig, opts: Wa
   const progressEveryMs = opts.progressEveryMs ?? 5000;
   const isConfig = !isQueryable(target);
   const where = isConfig ? describeTarget(target.url) : 'the configured database';
-  const ownPool = isConfig ? new pg.Pool({ connectionString: target.url, max: 1, idleTimeoutMillis: 1000 }) : null;
+  const ownPool = isConfig ? new pg.Pool({
+        connectionString: target.url,
+        max: 1,
+        idleTimeoutMillis: 1000,
+        // An unreachable host must not hang a poll past the caller's timeout.
+        connectionTimeoutMillis: Math.min(target.connectTimeoutSec * 1000, Math.max(1000, timeoutMs)),
+      }) : null;
   // A pool's idle-client errors must not crash the process while PostgreSQL is still starting.
   ownPool?.on('error', () => {});
   const db: Queryable = ownPool ?? (target as Queryable);

@@ -180,7 +180,8 @@ export interface ExecutionCompletedPayload {
 }
 
 /** spec 02 §5.2: PascalCase (Rust debug name) on the worker's completions. */
-export type CompletionStatus = 'Completed' | 'Failed' | 'Cancelled';
+// 'Abandoned' is what the executor's timeout monitor sends; the agent uses it for executions it settles as abandoned.
+export type CompletionStatus = 'Completed' | 'Failed' | 'Cancelled' | 'Abandoned';
 
 function toIso(t: Date | string): string {
   return typeof t === 'string' ? t : t.toISOString();

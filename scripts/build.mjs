@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// Bundles src/main.ts into ONE CommonJS file (dist/attune-agent.cjs): what `node` runs directly and
+// what the single executable embeds (SEA needs CJS up to Node 25.7; STYLE.md "Bundling").
+import { build } from 'esbuild';
+import { readFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+export async function bundle({ outfile = join(root, 'dist', 'attune-agent.cjs'), target = 'node20', minify = false } = {}) {
+  mkdirSync(dirname(outfile), { recursive: true });
+  const result = await build({
+    entryPoints: [join(root, 'src', 'main.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target,
+    minify,
+    sourcemap: false,
+    legalComments: 'none',
+    banner: { js: '#!/usr/bin/env node' },
+    define: { __ATTUNE_AGENT_VERSION__: JSON.stringify(pkg.version) },
+    // pg's optional native binding is never used (STYLE.md: no native addons).
+    external: ['pg-native'],
+    logLevel: 'warning',
+    metafile: true,
+  });
+  chmodSync(outfile, 0o755);
+  return { outfile, bytes: Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0) };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const targetArg = process.argv.find((a) => a.startsWith('--target='));
+  const { outfile, bytes } = await bundle({ target: targetArg ? targetArg.slice(9) : 'node20' });
+  console.log(`built ${outfile.replace(root + '/', '')} (${(bytes / 1024).toFixed(0)} KiB)`);
+}

@@ -1,0 +1,268 @@
+/**
+ * Composition root (STYLE.md): start-up steps in order, one call and one log line each; every
+ * resource pushes a release function and shutdown runs them in reverse. Only this file installs
+ * signal handlers. Order follows spec 01 §7.1 with our additions (retries, schema wait,
+ * recovery of abandoned executions, health endpoint).
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { checkRunConfig } from './config/run-checks';
+import type { Config } from './config/types';
+import { ConfigError, AgentError, toError } from './errors';
+import type { Logger } from './log';
+import { bootstrapDetection, describeDetectedRuntime, parseRuntimeList, runtimeAliasesMatchFilter, type DetectedRuntime } from './detect';
+import { captureChildBaseEnv } from './execution/child-env';
+import { createRuntimeRegistry } from './execution';
+import { connectWithRetry, type DbPool } from './db/pool';
+import { waitForSchema } from './db/ready';
+import { listRuntimes } from './db/queries/list-runtimes';
+import { listAllRuntimes } from './db/queries/list-all-runtimes';
+import { createMqConnection, type MqConnection } from './mq/connection';
+import { declareCommonInfrastructure, declareWorkerQueues } from './mq/topology';
+import { createPublisher } from './mq/publisher';
+import { startConsumer, type Consumer } from './mq/consumer';
+import { executionPrefetch, workerConsumerTags, workerQueueNames, CONSUMER_PREFETCH } from './mq/messages';
+import { buildCapabilities, resolveWorkerIdentity, runtimeTier } from './worker/capabilities';
+import { registerWorker, deregisterWorker } from './worker/registration';
+import { startHeartbeat, type Heartbeat } from './worker/heartbeat';
+import { autoRegisterDetectedRuntimes } from './worker/dynamic-runtimes';
+import { detectAvailableRuntimeNames } from './worker/verification-commands';
+import { WorkerService } from './worker/service';
+import { PackEvents } from './worker/pack-events';
+import { createMetrics, startHealthServer, type HealthServer } from './health';
+import { AGENT_VERSION } from './version';
+
+export interface RunAgentOptions {
+  config: Config;
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  cliName?: string;
+}
+
+type Release = { name: string; fn: () => Promise<void> };
+
+/** Runs until SIGTERM/SIGINT; resolves with the exit code. */
+export async function runAgent(opts: RunAgentOptions): Promise<number> {
+  const { config, env, log } = opts;
+  const problems = checkRunConfig(config, env);
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const releases: Release[] = [];
+  const stopSignal = new AbortController();
+  let shuttingDown = false;
+  let service: WorkerService | null = null;
+  const signalHandler = (signal: NodeJS.Signals): void => {
+    if (!shuttingDown) {
+      shuttingDown = true;
+      log.info({ signal }, 'shutdown requested: finishing running executions (send the signal again to stop at once)');
+      stopSignal.abort();
+      return;
+    }
+    // STYLE.md: a second signal means "now" (upstream ignores it).
+    log.warn({ signal, leftBehind: service?.runningIds() ?? [] }, 'second signal: exiting immediately; running executions are left behind');
+    process.exit(1);
+  };
+  process.on('SIGTERM', signalHandler);
+  process.on('SIGINT', signalHandler);
+  releases.push({ name: 'signal handlers', fn: async () => void (process.off('SIGTERM', signalHandler), process.off('SIGINT', signalHandler)) });
+
+  const readiness = { database: false, messageQueue: false, registered: false, draining: false };
+  const metrics = createMetrics();
+
+  try {
+    log.info({ version: AGENT_VERSION, configFiles: config.sources, environment: config.environment }, 'attune-agent starting');
+
+    // 1. Child environment and runtime detection (spec 01 §3.4–3.6).
+    const baseEnv = captureChildBaseEnv(env, config.worker.passthroughEnv);
+    const boot = await bootstrapDetection({ env, childEnv: baseEnv });
+    for (const w of boot.warnings) log.warn(w);
+    if (boot.setWorkerRuntimes !== null) env.ATTUNE_WORKER_RUNTIMES = boot.setWorkerRuntimes;
+    const detected: DetectedRuntime[] | null = boot.detected;
+    log.info({ runtimes: (detected ?? []).map(describeDetectedRuntime), override: boot.overrideSet }, 'runtime detection finished');
+
+    // 2. Writable directories (upstream: artifacts dir creation failure is fatal).
+    ensureWritableDir(config.artifactsDir, 'artifacts_dir');
+    if (config.packsTransport === 'auto' && !existsSync(join(config.packsBaseDir, '.attune-packs-sentinel'))) {
+      // Upstream would switch to the API transport here; this agent reads packs from the volume only.
+      log.info({ packsBaseDir: config.packsBaseDir }, 'packs.transport auto: using the packs volume');
+    }
+
+    // 3. PostgreSQL: connect with retry, epoch check, wait for the schema.
+    const startupTimeoutMs = config.agent.startupTimeoutSec * 1000;
+    const pool: DbPool = await connectWithRetry(config.database, { timeoutMs: startupTimeoutMs, log, signal: stopSignal.signal });
+    releases.push({ name: 'database pool', fn: () => pool.end() });
+    await waitForSchema(pool, {
+      schema: config.database.schema,
+      timeoutMs: config.agent.schemaWaitTimeoutSec * 1000,
+      signal: stopSignal.signal,
+      onProgress: (msg: string) => log.info(msg),
+    });
+    readiness.database = true;
+    log.info('database ready');
+
+    // 4. Dynamic runtime registration, then the runtime registry (spec 01 §5, spec 03 §1.4).
+    if (detected && detected.length > 0) await autoRegisterDetectedRuntimes(pool, detected, log);
+    const filter = env.ATTUNE_WORKER_RUNTIMES !== undefined ? parseRuntimeList(env.ATTUNE_WORKER_RUNTIMES) : null;
+    const runtimeRows = await listRuntimes(pool);
+    const registry = createRuntimeRegistry(
+      runtimeRows.filter((r) => filter === null || runtimeAliasesMatchFilter([r.name, ...r.aliases], filter)),
+      { allowedRuntimes: filter },
+    );
+    log.info({ runtimes: registry.runtimes.map((r) => r.name) }, 'runtime registry built');
+
+    // 5. RabbitMQ: connect (retrying), common infrastructure, publisher (spec 02 §1–§2).
+    const mq: MqConnection = await createMqConnection({
+      url: (config.messageQueue as NonNullable<Config['messageQueue']>).url,
+      log: log.child({ component: 'mq' }),
+      startupTimeoutMs,
+      connectionName: `attune-agent ${AGENT_VERSION}`,
+    });
+    releases.push({ name: 'message queue connection', fn: () => mq.close() });
+    mq.on('disconnected', () => {
+      readiness.messageQueue = false;
+    });
+    mq.on('reconnected', () => {
+      readiness.messageQueue = true;
+      metrics.mqReconnects.inc();
+    });
+    await declareCommonInfrastructure(mq, log);
+    const publisher = createPublisher(mq, { log: log.child({ component: 'publisher' }) });
+    releases.push({ name: 'publisher', fn: () => publisher.close() });
+    readiness.messageQueue = true;
+
+    // 6. Register (spec 01 §4).
+    const { identity, warnings: idWarnings } = resolveWorkerIdentity({
+      workerConfig: config.worker,
+      env,
+      hostname: safeHostname(),
+      cliName: opts.cliName ?? null,
+    });
+    for (const w of idWarnings) log.warn(w);
+    const dbRuntimeNames =
+      runtimeTier(config.worker, env) === 'database'
+        ? await detectAvailableRuntimeNames(await listAllRuntimes(pool), { childEnv: baseEnv })
+        : undefined;
+    const caps = buildCapabilities({ workerConfig: config.worker, env, detected, agentVersion: AGENT_VERSION, dbRuntimeNames });
+    for (const w of caps.warnings) log.warn(w);
+    const worker = await registerWorker(pool, identity, caps.capabilities, log);
+    readiness.registered = true;
+    const wlog = log.child({ workerId: worker.id, worker: worker.name });
+    wlog.info({ runtimes: caps.capabilities.runtimes }, 'worker registered');
+
+    // 7. Per-worker queues (fatal on mismatch, spec 02 §2.4) — again after every reconnect.
+    await declareWorkerQueues(mq, worker.id);
+    mq.onConnect(async (conn) => {
+      await declareCommonInfrastructure(mq, wlog);
+      await declareWorkerQueues(mq, worker.id);
+      void conn;
+    });
+
+    // 8. The execution service; settle what a previous process left running.
+    const advertised = (caps.capabilities.runtime_versions ?? {}) as Record<string, string[]>;
+    service = new WorkerService({
+      db: pool,
+      publisher,
+      config,
+      env,
+      workerId: worker.id,
+      workerName: worker.name,
+      baseEnv,
+      registry,
+      advertisedVersions: advertised,
+      log: wlog,
+      metrics,
+    });
+    const recovered = await service.recoverAbandoned();
+    if (recovered > 0) wlog.warn({ count: recovered }, 'executions left running by a previous agent process were marked abandoned');
+
+    // 9. Heartbeat (spec 01 §6).
+    const heartbeat: Heartbeat = startHeartbeat({ db: pool, workerId: worker.id, intervalSec: config.worker.heartbeatIntervalSec, log: wlog });
+
+    // 10. Health endpoint (optional).
+    let health: HealthServer | null = null;
+    if (config.agent.healthPort !== null) {
+      health = await startHealthServer({ host: config.agent.healthHost, port: config.agent.healthPort, metrics, readiness: () => ({ ...readiness }), log: wlog });
+      const h = health;
+      releases.push({ name: 'health endpoint', fn: () => h.close() });
+    }
+
+    // 11. Consumers (spec 02 §2.2): executions, cancel, packs, packtests.
+    const queues = workerQueueNames(worker.id);
+    const tags = workerConsumerTags(worker.id);
+    const svc = service;
+    const packEvents = new PackEvents({ db: pool, config, env, baseEnv, workerId: worker.id, capabilities: caps.capabilities, log: wlog });
+    const consumers: Consumer[] = [];
+    const cancelConsumer = await startConsumer(mq, { queue: queues.cancel, consumerTag: tags.cancel, prefetch: CONSUMER_PREFETCH.cancel, handler: (d) => svc.handleCancel(d), log: wlog });
+    const packsConsumer = await startConsumer(mq, { queue: queues.packs, consumerTag: tags.packs, prefetch: CONSUMER_PREFETCH.packs, handler: (d) => packEvents.handle(d), log: wlog });
+    const packTestsConsumer = await startConsumer(mq, { queue: queues.packtests, consumerTag: tags.packtests, prefetch: CONSUMER_PREFETCH.packtests, handler: (d) => packEvents.handlePackTest(d), log: wlog });
+    const execConsumer = await startConsumer(mq, {
+      queue: queues.executions,
+      consumerTag: tags.executions,
+      prefetch: executionPrefetch(config.worker.maxConcurrentTasks),
+      handler: (d) => svc.handleDispatch(d),
+      log: wlog,
+    });
+    consumers.push(execConsumer, cancelConsumer, packsConsumer, packTestsConsumer);
+    wlog.info({ queue: queues.executions, maxConcurrentTasks: config.worker.maxConcurrentTasks }, 'attune-agent ready: consuming executions');
+
+    // 12. Wait for a signal, then stop in order.
+    await new Promise<void>((resolve) => stopSignal.signal.addEventListener('abort', () => resolve(), { once: true }));
+    readiness.draining = true;
+    const timeoutSec = config.worker.shutdownTimeoutSec;
+    // Stop taking work first: unstarted dispatches stay in (or go back to) the queue.
+    svc.stopAccepting();
+    await execConsumer.cancel().catch((e: unknown) => wlog.warn({ err: toError(e) }, 'could not cancel the executions consumer'));
+    // The heartbeat stops before the row is marked inactive (upstream's race, spec 01 §6).
+    await heartbeat.stop();
+    await deregisterWorker(pool, worker.id, wlog);
+    readiness.registered = false;
+    wlog.info({ running: svc.runningCount, timeoutSec }, 'draining running executions');
+    const drained = await svc.drain(timeoutSec * 1000);
+    if (!drained) {
+      wlog.warn({ left: svc.runningIds(), timeoutSec }, 'shutdown_timeout reached: stopping the remaining executions and recording them as abandoned');
+      await svc.abandonInFlight(
+        `Execution abandoned: attune-agent stopped and worker.shutdown_timeout (${timeoutSec}s) ran out before the action finished`,
+        15_000,
+      );
+    }
+    for (const c of [...consumers].reverse()) await c.close(2_000).catch(() => undefined);
+    wlog.info('attune-agent stopped');
+  } catch (e) {
+    await runReleases(releases, log);
+    if (stopSignal.signal.aborted) {
+      log.warn({ err: toError(e) }, 'start-up interrupted by a signal');
+      return 0;
+    }
+    throw e;
+  }
+  await runReleases(releases, log);
+  return 0;
+}
+
+async function runReleases(releases: Release[], log: Logger): Promise<void> {
+  while (releases.length > 0) {
+    const r = releases.pop() as Release;
+    try {
+      await r.fn();
+    } catch (e) {
+      log.warn({ err: toError(e), resource: r.name }, 'error while releasing a resource during shutdown');
+    }
+  }
+}
+
+function ensureWritableDir(dir: string, key: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new AgentError('INTERNAL', `Cannot create ${key} ${dir}: ${toError(e).message}. Mount a writable volume there or set ${key} (env ATTUNE__${key.toUpperCase()})`, { cause: e });
+  }
+}
+
+function safeHostname(): string | null {
+  try {
+    return hostname() || null;
+  } catch {
+    return null;
+  }
+}

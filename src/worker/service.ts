@@ -1,0 +1,440 @@
+/**
+ * The execution flow of a running agent (spec 02 §4–§8, spec 03 §1, spec 04 §4.2): dispatches
+ * in, status and results out. Decisions live in dispatch-rules.ts, request building in
+ * prepare.ts, the run in the engine; this file orders the durable steps:
+ *
+ *   dispatch → slot → read row → mark `running` (durable) → ACK → run → write final status
+ *   → ExecutionStatusChanged → exactly one ExecutionCompleted → free the slot.
+ *
+ * Unlike upstream (which acks before anything is durable) the dispatch is acked only once the
+ * row says `running`; a crash after that is settled at the next start (`recoverAbandoned`).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config/types';
+import type { AgentMetrics } from '../health';
+import type { Logger } from '../log';
+import type { JsonValue, Queryable } from '../db/rows';
+import type { ExecutionRow } from '../db/models/execution';
+import { abandonExecution } from '../db/queries/abandon-execution';
+import { completeExecution } from '../db/queries/complete-execution';
+import { getExecution } from '../db/queries/get-execution';
+import { listRunningExecutionsForWorker } from '../db/queries/list-running-executions-for-worker';
+import { markExecutionRunning } from '../db/queries/mark-execution-running';
+import { upsertExecutionSecretValue } from '../db/queries/upsert-execution-secret-value';
+import { ensureRuntimeEnvironment, resolveEnvDir } from '../envs';
+import type { EnvMap } from '../execution/child-env';
+import { buildFailureOutcome, prepareFailureText, runExecution, runtimeFailureText, type RuntimeRegistry } from '../execution';
+import type { ExecutionOutcome } from '../execution/types';
+import type { Delivery, ConsumerDecision } from '../mq/consumer';
+import { parseCancelRequest, parseEnvelope, parseExecutionDispatch } from '../mq/messages';
+import type { Publisher } from '../mq/publisher';
+import { encryptJsonValue, encryptionKeyHash } from '../secrets/crypto';
+import { toError } from '../errors';
+import { sleep } from '../util/sleep';
+import { Semaphore } from '../util/semaphore';
+import { decideDispatch, wireStatuses } from './dispatch-rules';
+import { PrepareError, prepareExecution } from './prepare';
+
+export interface WorkerServiceOptions {
+  db: Queryable;
+  publisher: Pick<Publisher, 'publishExecutionStatusChanged' | 'publishExecutionCompleted'>;
+  config: Config;
+  env: Readonly<Record<string, string | undefined>>;
+  workerId: number;
+  workerName: string;
+  baseEnv: EnvMap;
+  registry: RuntimeRegistry;
+  advertisedVersions: Readonly<Record<string, readonly string[]>>;
+  log: Logger;
+  metrics?: AgentMetrics;
+  /** SIGTERM → SIGKILL grace for timeouts/cancels (upstream 10 s). */
+  killGraceMs?: number;
+  /** How long to keep retrying a final DB write / completion publish before giving up. */
+  settleRetryMs?: number;
+}
+
+interface InFlight {
+  id: number;
+  abort: AbortController;
+  /** Set when the agent itself stops the run (shutdown timeout): recorded as `abandoned`. */
+  abandonReason: string | null;
+  done: Promise<void>;
+}
+
+const CANCEL_MEMORY_MS = 10 * 60_000;
+
+export class WorkerService {
+  private readonly slots: Semaphore;
+  private readonly inFlight = new Map<number, InFlight>();
+  /** Cancels that arrived before their dispatch (spec 02 §8.1), with arrival time. */
+  private readonly pendingCancels = new Map<number, number>();
+  private readonly verifiedReleases = new Set<string>();
+  private accepting = true;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: WorkerServiceOptions) {
+    this.slots = new Semaphore(opts.config.worker.maxConcurrentTasks);
+    this.log = opts.log.child({ component: 'executions', workerId: opts.workerId });
+  }
+
+  get runningCount(): number {
+    return this.inFlight.size;
+  }
+
+  runningIds(): number[] {
+    return [...this.inFlight.keys()];
+  }
+
+  /** Stop starting new executions; dispatches that arrive now are handed back to the queue. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  // ---------------------------------------------------------------- dispatch (spec 02 §4.1)
+
+  async handleDispatch(d: Delivery): Promise<ConsumerDecision> {
+    const env = parseEnvelope(d.body);
+    if (!env.ok) return this.rejectMessage('executions', env.error, d);
+    const payload = parseExecutionDispatch(env.envelope.payload);
+    if (!payload.ok) return this.rejectMessage('executions', payload.error, d);
+    const p = payload.value;
+    if (!this.accepting) return 'requeue';
+
+    await this.slots.acquire();
+    let handedOff = false;
+    try {
+      if (!this.accepting) return 'requeue';
+      const row = await getExecution(this.opts.db, p.execution_id);
+      const decision = decideDispatch(
+        row && { id: row.id, status: row.status, worker: row.worker, packRelease: row.packRelease, packReleaseDigest: row.packReleaseDigest },
+        { executionId: p.execution_id, releaseId: p.release_id ?? null, releaseDigest: p.release_digest ?? null },
+        { workerId: this.opts.workerId, isInFlight: (id) => this.inFlight.has(id) },
+      );
+      if (decision.kind === 'skip') {
+        this.log[decision.level]({ executionId: p.execution_id, redelivered: d.redelivered }, decision.reason);
+        this.opts.metrics?.dispatchRejected.inc({ reason: row === null ? 'unknown_execution' : 'skipped' });
+        return 'ack';
+      }
+      if (decision.kind === 'cancel-before-run' && row) {
+        await this.settleWithoutRun(row, 'cancelled', { succeeded: false, cancelled: true, error: 'Execution cancelled by user' });
+        return 'ack';
+      }
+      const before = row as ExecutionRow;
+      const running = await markExecutionRunning(this.opts.db, before.id);
+      if (!running) {
+        this.log.info({ executionId: before.id }, 'execution changed state before it could start; not running it');
+        return 'ack';
+      }
+      // Durable now: the ack follows when this handler resolves; the run continues in the background.
+      handedOff = true;
+      this.startRun(running, before.status);
+      return 'ack';
+    } finally {
+      if (!handedOff) this.slots.release();
+    }
+  }
+
+  private rejectMessage(queue: string, error: string, d: Delivery): ConsumerDecision {
+    this.log.error(
+      { queue, deliveryTag: d.deliveryTag, routingKey: d.routingKey, bytes: d.body.length, error },
+      'malformed message rejected (dead-lettered, not retried): fix the producer; the agent keeps serving',
+    );
+    this.opts.metrics?.dispatchRejected.inc({ reason: 'malformed' });
+    return 'reject';
+  }
+
+  private startRun(row: ExecutionRow, previousStatus: string): void {
+    const abort = new AbortController();
+    const entry: InFlight = { id: row.id, abort, abandonReason: null, done: Promise.resolve() };
+    this.inFlight.set(row.id, entry);
+    this.opts.metrics?.inFlight.set(this.inFlight.size);
+    if (this.takePendingCancel(row.id)) abort.abort();
+    entry.done = this.runToCompletion(row, previousStatus, entry)
+      .catch((e: unknown) => this.log.error({ executionId: row.id, err: toError(e) }, 'agent fault while running an execution'))
+      .finally(() => {
+        this.inFlight.delete(row.id);
+        this.opts.metrics?.inFlight.set(this.inFlight.size);
+        this.slots.release();
+      });
+  }
+
+  private async runToCompletion(row: ExecutionRow, previousStatus: string, entry: InFlight): Promise<void> {
+    const started = Date.now();
+    const log = this.log.child({ executionId: row.id, actionRef: row.actionRef });
+    log.info('execution started');
+    await this.publishStatus(row, previousStatus, 'running', log);
+
+    let outcome: ExecutionOutcome;
+    try {
+      outcome = await this.prepareAndRun(row, entry, log);
+    } catch (e) {
+      // Any unexpected fault still ends the execution: nothing is left `running`.
+      const err = toError(e);
+      log.error({ err }, 'execution failed inside the agent');
+      outcome = buildFailureOutcome(runtimeFailureText(`Internal error: ${err.message}`), { phase: 'runtime', logFiles: null, outSchema: null, secretParameterPaths: [] });
+    }
+
+    if (entry.abandonReason !== null) {
+      await this.settleAbandoned(row, entry.abandonReason, outcome, log);
+      return;
+    }
+    await this.persistSecrets(row.id, outcome, log);
+    const written = await this.retrying(log, 'write the final status', () =>
+      completeExecution(this.opts.db, { id: row.id, status: outcome.status, result: outcome.result as JsonValue }),
+    );
+    const seconds = (Date.now() - started) / 1000;
+    this.opts.metrics?.executions.inc({ status: outcome.status });
+    this.opts.metrics?.executionDuration.observe({ status: outcome.status }, seconds);
+    if (written === undefined) return; // gave up: recovered as abandoned at the next start
+    if (written === null) {
+      log.warn({ status: outcome.status }, 'execution was already finished by someone else (e.g. the executor timed it out); result not written, no completion sent');
+      return;
+    }
+    log.info({ status: outcome.status, exitCode: outcome.exitCode, durationMs: outcome.durationMs }, 'execution finished');
+    const wire = wireStatuses(outcome);
+    await this.publishStatus(written, written.status, wire.newStatus, log);
+    await this.publishCompletion(written, wire.completionStatus, log);
+  }
+
+  private async prepareAndRun(row: ExecutionRow, entry: InFlight, log: Logger): Promise<ExecutionOutcome> {
+    const { config } = this.opts;
+    let prepared;
+    try {
+      prepared = await prepareExecution(row, {
+        db: this.opts.db,
+        config,
+        env: this.opts.env,
+        baseEnv: this.opts.baseEnv,
+        advertisedVersions: this.opts.advertisedVersions,
+        verifiedReleases: this.verifiedReleases,
+      });
+    } catch (e) {
+      if (!(e instanceof PrepareError)) throw e;
+      log.error({ error: e.message }, 'execution could not be prepared');
+      const text = e.phase === 'prepare' ? prepareFailureText(e.message) : runtimeFailureText(e.message);
+      return buildFailureOutcome(text, { phase: e.phase, logFiles: null, outSchema: null, secretParameterPaths: [] });
+    }
+    const { request, runtime, selectedVersion } = prepared;
+
+    // Agent mode: runtime environments are built lazily on first use (spec 03 §7.3).
+    if (runtime && request.runtimeConfig?.environment) {
+      const envDir = await resolveEnvDir({
+        runtimeEnvsDir: config.runtimeEnvsDir,
+        packRef: request.packRef,
+        runtimeName: runtime.name.toLowerCase(),
+        version: selectedVersion,
+        packReleaseDigest: request.context.packReleaseDigest ?? null,
+        packDir: request.packDir,
+        runtimeConfig: request.runtimeConfig,
+        env: this.opts.env,
+      });
+      const ready = await ensureRuntimeEnvironment({ envDir, packDir: request.packDir, runtimeConfig: request.runtimeConfig, baseEnv: this.opts.baseEnv, log, signal: entry.abort.signal });
+      if (ready.ok) request.envDir = envDir;
+      else log.warn({ envDir, error: ready.error, cached: ready.cached }, 'runtime environment set-up failed; running with the system interpreter');
+    }
+
+    // Per-execution log files, so `result.stderr_log` points at something readable.
+    const logDir = join(config.artifactsDir, `execution_${row.id}`);
+    try {
+      mkdirSync(logDir, { recursive: true });
+      request.logFiles = { stdoutPath: join(logDir, 'stdout.log'), stderrPath: join(logDir, 'stderr.log') };
+      if (request.secretParameterPaths.length === 0) request.resultFilePath = join(logDir, 'result.json');
+    } catch (e) {
+      log.warn({ dir: logDir, err: toError(e) }, 'cannot create the execution log directory; logs are kept in memory only');
+    }
+
+    return runExecution(request, {
+      log,
+      signal: entry.abort.signal,
+      registry: this.opts.registry,
+      killGraceMs: this.opts.killGraceMs,
+    });
+  }
+
+  /** spec 03 §4.5 / spec 04 §6.3: originals of redacted result values, encrypted. */
+  private async persistSecrets(executionId: number, outcome: ExecutionOutcome, log: Logger): Promise<void> {
+    if (outcome.redactedValues.length === 0) return;
+    const key = this.opts.config.security.encryptionKey;
+    if (!key) {
+      // Upstream fails the terminal write here and leaves the row `running`; we keep the
+      // redacted result (nothing leaks) and say what was dropped.
+      log.warn({ paths: outcome.redactedValues.map((v) => v.jsonPath) }, 'secret result values were redacted but not stored: security.encryption_key is not configured');
+      return;
+    }
+    for (const v of outcome.redactedValues) {
+      await this.retrying(log, 'store a secret result value', () =>
+        upsertExecutionSecretValue(this.opts.db, {
+          entityType: 'execution_result',
+          entityId: executionId,
+          jsonPath: v.jsonPath,
+          sourceKind: v.sourceKind,
+          sourceRef: null,
+          encryptedValue: encryptJsonValue(v.value, key),
+          encryptionKeyHash: encryptionKeyHash(key),
+        }),
+      );
+    }
+  }
+
+  /** Row was `canceling` at dispatch: record `cancelled` without running (spec 02 §4.1 step 4). */
+  private async settleWithoutRun(row: ExecutionRow, status: 'cancelled', result: Record<string, unknown>): Promise<void> {
+    const log = this.log.child({ executionId: row.id, actionRef: row.actionRef });
+    // Upstream only publishes here and leaves the row `canceling`; we also write it.
+    const written = await completeExecution(this.opts.db, { id: row.id, status, result: result as JsonValue });
+    log.info('execution was cancelled before it started');
+    const after = written ?? row;
+    await this.publishStatus(after, row.status, 'cancelled', log);
+    await this.publishCompletion({ ...after, result: (written?.result ?? result) as JsonValue }, 'Cancelled', log);
+  }
+
+  private async settleAbandoned(row: ExecutionRow, reason: string, outcome: ExecutionOutcome, log: Logger): Promise<void> {
+    const result = { ...outcome.result, succeeded: false, error: reason };
+    const written = await this.retrying(log, 'record the abandoned execution', () => abandonExecution(this.opts.db, row.id, result as JsonValue));
+    this.opts.metrics?.executions.inc({ status: 'abandoned' });
+    if (!written) return;
+    log.warn({ reason }, 'execution abandoned');
+    await this.publishStatus(written, 'running', 'abandoned', log);
+    await this.publishCompletion(written, 'Abandoned', log);
+  }
+
+  // ---------------------------------------------------------------- cancel (spec 02 §4.2, §8)
+
+  async handleCancel(d: Delivery): Promise<ConsumerDecision> {
+    const env = parseEnvelope(d.body);
+    if (!env.ok) return this.rejectMessage('cancel', env.error, d);
+    const p = parseCancelRequest(env.envelope.payload);
+    if (!p.ok) return this.rejectMessage('cancel', p.error, d);
+    const id = p.value.execution_id;
+    const running = this.inFlight.get(id);
+    if (running) {
+      this.log.info({ executionId: id }, 'cancel requested; stopping the action');
+      running.abort.abort();
+      return 'ack';
+    }
+    this.rememberCancel(id);
+    this.log.info({ executionId: id }, 'cancel for an execution not running on this agent (unknown, finished or not yet dispatched); remembered for 10 minutes');
+    return 'ack';
+  }
+
+  private rememberCancel(id: number): void {
+    const now = Date.now();
+    for (const [k, at] of this.pendingCancels) if (now - at > CANCEL_MEMORY_MS) this.pendingCancels.delete(k);
+    this.pendingCancels.set(id, now);
+  }
+
+  private takePendingCancel(id: number): boolean {
+    const at = this.pendingCancels.get(id);
+    if (at === undefined) return false;
+    this.pendingCancels.delete(id);
+    return Date.now() - at <= CANCEL_MEMORY_MS;
+  }
+
+  // ---------------------------------------------------------------- start-up recovery and shutdown
+
+  /**
+   * Executions this worker left `running` in a previous life have no process any more: settle
+   * them as `abandoned` (the executor's own monitor would, minutes later) so none stays stuck.
+   */
+  async recoverAbandoned(): Promise<number> {
+    const rows = await listRunningExecutionsForWorker(this.opts.db, this.opts.workerId);
+    let n = 0;
+    for (const row of rows) {
+      if (this.inFlight.has(row.id)) continue;
+      const reason = `Execution abandoned: attune-agent (worker '${this.opts.workerName}', id ${this.opts.workerId}) restarted while it was running`;
+      const written = await abandonExecution(this.opts.db, row.id, { succeeded: false, error: reason });
+      if (!written) continue;
+      n++;
+      const log = this.log.child({ executionId: row.id, actionRef: row.actionRef });
+      log.warn('execution left running by a previous agent process marked abandoned');
+      await this.publishStatus(written, 'running', 'abandoned', log);
+      await this.publishCompletion(written, 'Abandoned', log);
+    }
+    return n;
+  }
+
+  /** Wait for in-flight executions; true when all finished within `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight.size > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await Promise.race([Promise.allSettled([...this.inFlight.values()].map((e) => e.done)), sleep(left)]);
+    }
+    return true;
+  }
+
+  /** Stop what is still running (shutdown budget exhausted) and record it as abandoned. */
+  async abandonInFlight(reason: string, timeoutMs: number): Promise<void> {
+    for (const e of this.inFlight.values()) {
+      e.abandonReason = reason;
+      e.abort.abort();
+    }
+    await this.drain(timeoutMs);
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  private async publishStatus(row: ExecutionRow, previousStatus: string, newStatus: string, log: Logger): Promise<void> {
+    try {
+      await this.opts.publisher.publishExecutionStatusChanged({
+        executionId: row.id,
+        actionRef: row.actionRef,
+        previousStatus: previousStatus as never,
+        newStatus: newStatus as never,
+        changedAt: new Date(),
+      });
+    } catch (e) {
+      // Status messages are informational for the executor (spec 02 §5.4); the DB is the truth.
+      log.warn({ err: toError(e), newStatus }, 'could not publish ExecutionStatusChanged');
+    }
+  }
+
+  /** Exactly one ExecutionCompleted: retried only when the broker certainly did not get it. */
+  private async publishCompletion(row: ExecutionRow, status: string, log: Logger): Promise<void> {
+    if (row.action === null) {
+      // spec 02 §5.2: action_id is not nullable; upstream sends no completion then.
+      log.warn('execution has no action id; no ExecutionCompleted sent (as upstream)');
+      return;
+    }
+    const deadline = Date.now() + (this.opts.settleRetryMs ?? 10 * 60_000);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.opts.publisher.publishExecutionCompleted({
+          executionId: row.id,
+          actionId: row.action,
+          actionRef: row.actionRef,
+          status: status as never,
+          result: row.result,
+          completedAt: new Date(),
+        });
+        return;
+      } catch (e) {
+        const maybeDelivered = (e as { maybeDelivered?: boolean }).maybeDelivered === true;
+        if (maybeDelivered || Date.now() > deadline) {
+          log.error({ err: toError(e), maybeDelivered }, 'ExecutionCompleted may not have reached the broker; not re-sending (a duplicate would double-release the action slot)');
+          return;
+        }
+        log.warn({ err: toError(e), attempt }, 'ExecutionCompleted not sent yet; retrying');
+        await sleep(Math.min(5000, 250 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** Retry a DB write through PostgreSQL outages; undefined after `settleRetryMs`. */
+  private async retrying<T>(log: Logger, what: string, fn: () => Promise<T>): Promise<T | undefined> {
+    const deadline = Date.now() + (this.opts.settleRetryMs ?? 10 * 60_000);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (Date.now() > deadline) {
+          log.error({ err: toError(e) }, `gave up trying to ${what}; the execution will be settled at the next start`);
+          return undefined;
+        }
+        log.warn({ err: toError(e), attempt }, `could not ${what}; retrying`);
+        await sleep(Math.min(5000, 200 * 2 ** attempt));
+      }
+    }
+  }
+}
