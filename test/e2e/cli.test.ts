@@ -1,0 +1,78 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runBundle } from '../support/cli';
+
+const baseEnv = (): Record<string, string | undefined> => {
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('ATTUNE')) delete env[k];
+  return env;
+};
+
+describe('attune-agent CLI (built bundle)', () => {
+  it('--version prints the name and version and exits 0', async () => {
+    const r = await runBundle(['--version'], { env: baseEnv() });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^attune-agent \d+\.\d+\.\d+/);
+    expect(r.stderr).toBe('');
+  });
+
+  it('--help lists the commands and exits 0', async () => {
+    const r = await runBundle(['--help'], { env: baseEnv() });
+    expect(r.code).toBe(0);
+    for (const word of ['run', 'detect', 'exec', 'install', 'wait', '--config', '--name', '--log-level', '--detect-only']) {
+      expect(r.stdout).toContain(word);
+    }
+  });
+
+  it('an unknown flag is a usage error: exit 2 with a message', async () => {
+    const r = await runBundle(['--bogus'], { env: baseEnv() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown option '--bogus'");
+  });
+
+  it('detect --json prints the stable schema with at least shell, python and node', async () => {
+    const r = await runBundle(['detect', '--json'], { env: baseEnv() });
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as {
+      runtimes: { name: string; path: string; version: string | null }[];
+      worker_runtimes: string | null;
+      duration_ms: number;
+    };
+    const names = doc.runtimes.map((x) => x.name);
+    expect(names).toEqual(expect.arrayContaining(['shell', 'python', 'node']));
+    for (const rt of doc.runtimes) {
+      expect(rt.path.startsWith('/')).toBe(true);
+      expect(rt.version === null || /^\d+\.\d+/.test(rt.version)).toBe(true);
+    }
+    expect(typeof doc.duration_ms).toBe('number');
+  });
+
+  it('--detect-only prints the upstream report and exits 0', async () => {
+    const r = await runBundle(['--detect-only'], { env: baseEnv() });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('=== Attune Agent Runtime Detection Report ===');
+    expect(r.stdout).toMatch(/ATTUNE_WORKER_RUNTIMES=shell,python,node/);
+  });
+
+  it('a bad config value exits 1 naming the key and the value', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agent-cli-'));
+    const cfg = join(dir, 'bad.yaml');
+    writeFileSync(cfg, 'worker:\n  max_concurrent_tasks: lots\n');
+    const r = await runBundle(['-c', cfg, 'detect'], { env: baseEnv() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('worker.max_concurrent_tasks');
+    expect(r.stderr).toContain('"lots"');
+    expect(r.stderr).toContain(cfg);
+  });
+
+  it('a secret in a bad config value is never printed', async () => {
+    const r = await runBundle(['detect'], {
+      env: { ...baseEnv(), ATTUNE__SECURITY__ENCRYPTION_KEY: 'canary-too-short' },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('security.encryption_key');
+    expect(r.stderr + r.stdout).not.toContain('canary-too-short');
+  });
+});
