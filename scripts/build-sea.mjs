@@ -42,7 +42,9 @@ export const ARCHES = {
 };
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const cacheDir = join(root, '.cache', 'sea');
+// ATTUNE_AGENT_CACHE_DIR (set by .ci/run) keeps downloads outside the clone, so a fresh clone
+// on the same machine reuses them.
+const cacheDir = join(process.env.ATTUNE_AGENT_CACHE_DIR || join(root, '.cache'), 'sea');
 
 function log(msg) {
   process.stderr.write(`build-sea: ${msg}\n`);

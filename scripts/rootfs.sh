@@ -17,8 +17,9 @@ set -eu
 
 name="${1:?usage: rootfs.sh debian|busybox|musl|empty|busybox-arm64 [DEST]}"
 here="$(cd "$(dirname "$0")/.." && pwd)"
-dest="${2:-$here/.cache/rootfs/$name}"
-debcache="$here/.cache/rootfs/debs"
+cache="${ATTUNE_AGENT_CACHE_DIR:-$here/.cache}"
+dest="${2:-$cache/rootfs/$name}"
+debcache="$cache/rootfs/debs"
 host_arch="$(dpkg --print-architecture)"
 
 case "$name" in

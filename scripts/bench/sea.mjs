@@ -114,7 +114,7 @@ export function measureSea({ runs = 20 } = {}) {
   const bundle = join(root, 'dist', 'attune-agent.cjs');
   if (!existsSync(join(distDir, 'attune-agent'))) throw new Error(`${distDir} missing: run npm run build:sea`);
   if (!existsSync(bundle)) throw new Error(`${bundle} missing: run npm run build`);
-  const node24 = join(root, '.cache', 'sea', `node-v${pkg.seaNode.version}-linux-${process.arch}`, 'node');
+  const node24 = join(process.env.ATTUNE_AGENT_CACHE_DIR || join(root, '.cache'), 'sea', `node-v${pkg.seaNode.version}-linux-${process.arch}`, 'node');
   const args = { distDir, bundle, node24: existsSync(node24) ? node24 : null, runs };
   const r = spawnSync(
     'unshare',
