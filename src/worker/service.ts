@@ -24,7 +24,7 @@ import { markExecutionRunning } from '../db/queries/mark-execution-running';
 import { upsertExecutionSecretValue } from '../db/queries/upsert-execution-secret-value';
 import { ensureRuntimeEnvironment, resolveEnvDir } from '../envs';
 import type { EnvMap } from '../execution/child-env';
-import { buildFailureOutcome, prepareFailureText, runExecution, runtimeFailureText, type RuntimeRegistry } from '../execution';
+import { buildFailureOutcome, prepareFailureText, runExecution, runtimeFailureText, secretPathsFromSchema, type RuntimeRegistry } from '../execution';
 import type { ExecutionOutcome } from '../execution/types';
 import type { Delivery, ConsumerDecision } from '../mq/consumer';
 import { parseCancelRequest, parseEnvelope, parseExecutionDispatch } from '../mq/messages';
@@ -234,14 +234,19 @@ export class WorkerService {
       else log.warn({ envDir, error: ready.error, cached: ready.cached }, 'runtime environment set-up failed; running with the system interpreter');
     }
 
-    // Per-execution log files, so `result.stderr_log` points at something readable.
-    const logDir = join(config.artifactsDir, `execution_${row.id}`);
-    try {
-      mkdirSync(logDir, { recursive: true });
-      request.logFiles = { stdoutPath: join(logDir, 'stdout.log'), stderrPath: join(logDir, 'stderr.log') };
-      if (request.secretParameterPaths.length === 0) request.resultFilePath = join(logDir, 'result.json');
-    } catch (e) {
-      log.warn({ dir: logDir, err: toError(e) }, 'cannot create the execution log directory; logs are kept in memory only');
+    // Per-execution log files, so `result.stderr_log` points at something readable. Not for
+    // executions with secret parameters or secret outputs: raw output could hold the secret
+    // that the stored result redacts (upstream's log artifacts have that leak).
+    const hasSecrets = request.secretParameterPaths.length > 0 || secretPathsFromSchema(request.outSchema).length > 0;
+    if (!hasSecrets) {
+      const logDir = join(config.artifactsDir, `execution_${row.id}`);
+      try {
+        mkdirSync(logDir, { recursive: true });
+        request.logFiles = { stdoutPath: join(logDir, 'stdout.log'), stderrPath: join(logDir, 'stderr.log') };
+        request.resultFilePath = join(logDir, 'result.json');
+      } catch (e) {
+        log.warn({ dir: logDir, err: toError(e) }, 'cannot create the execution log directory; logs are kept in memory only');
+      }
     }
 
     return runExecution(request, {
