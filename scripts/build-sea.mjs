@@ -239,7 +239,7 @@ function stripTool(arch) {
   return `${ARCHES[arch].triple}-strip`;
 }
 
-function dirBytes(dir) {
+export function dirBytes(dir) {
   let n = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);

@@ -15,19 +15,12 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { dirBytes } from '../build-sea.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const INSTALL_DIR = '/opt/attune/agent';
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
-function dirBytes(dir) {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    n += e.isDirectory() ? dirBytes(p) : statSync(p).size;
-  }
-  return n;
-}
 
 function stats(samples) {
   const s = [...samples].sort((a, b) => a - b);

@@ -3,6 +3,7 @@ import { RUNTIME_CANDIDATES, type RuntimeCandidate } from './candidates';
 import type { DetectedRuntime } from './detected-runtime';
 import { findBinary } from './lookup';
 import { parseVersion } from './version';
+import { killProcessGroup } from '../util/process-group';
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 2000;
 /** Per stream; version banners are a few hundred bytes, this only guards against a flood. */
@@ -59,14 +60,14 @@ export function runVersionProbe(
     const stderr = collect(child.stderr);
 
     const timer = setTimeout(() => {
-      killGroup(child);
+      killProcessGroup(child);
       child.stdout?.destroy();
       child.stderr?.destroy();
       finish(null);
     }, timeoutMs);
 
     child.once('error', () => {
-      killGroup(child);
+      killProcessGroup(child);
       finish(null);
     });
     // 'close' waits for both pipes to reach EOF, so all output has been read.
@@ -90,18 +91,6 @@ function collect(stream: NodeJS.ReadableStream | null): { text: () => string } {
   return { text: () => Buffer.concat(chunks).toString('utf8') };
 }
 
-function killGroup(child: ReturnType<typeof spawn>): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
 
 /**
  * Detect one candidate (spec 01 §3.2–3.3): the first binary found decides the runtime; a failing

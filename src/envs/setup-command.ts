@@ -11,6 +11,7 @@ import type { RuntimeExecutionConfig } from '../execution/types';
 import { applyRuntimeEnvVars, composeChildEnv } from '../execution/environment';
 import type { Logger } from '../log';
 import { buildTemplateVars } from './templates';
+import { killProcessGroup } from '../util/process-group';
 
 /** Bytes of stdout/stderr kept (the tail) for diagnostics. */
 export const SETUP_OUTPUT_LIMIT_BYTES = 64 * 1024;
@@ -59,18 +60,6 @@ class TailBuffer {
   }
 }
 
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
 
 /** Spawn `argv` and wait for it; never rejects. */
 export function runSetupCommand(opts: RunSetupCommandOptions): Promise<SetupCommandResult> {
@@ -124,11 +113,11 @@ export function runSetupCommand(opts: RunSetupCommandOptions): Promise<SetupComm
     };
     const onAbort = (): void => {
       aborted = true;
-      killGroup(child);
+      killProcessGroup(child);
     };
     const deadline = setTimeout(() => {
       timedOut = true;
-      killGroup(child);
+      killProcessGroup(child);
     }, opts.timeoutMs);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 

@@ -4,18 +4,6 @@
  */
 import type { ExecutionStatus } from '../execution/types';
 
-export type ExecutionRowStatus =
-  | 'requested'
-  | 'scheduling'
-  | 'scheduled'
-  | 'running'
-  | 'completed'
-  | 'failed'
-  | 'canceling'
-  | 'cancelled'
-  | 'timeout'
-  | 'abandoned';
-
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled', 'timeout', 'abandoned']);
 
 /** The columns of `execution` the decisions need. */
