@@ -105,9 +105,9 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     if (detected && detected.length > 0) await autoRegisterDetectedRuntimes(pool, detected, log);
     const filter = env.ATTUNE_WORKER_RUNTIMES !== undefined ? parseRuntimeList(env.ATTUNE_WORKER_RUNTIMES) : null;
     const runtimeRows = await listRuntimes(pool);
+    // Filtered once here, alias-aware (spec 03 §1.4); the registry must not filter again by exact name.
     const registry = createRuntimeRegistry(
       runtimeRows.filter((r) => filter === null || runtimeAliasesMatchFilter([r.name, ...r.aliases], filter)),
-      { allowedRuntimes: filter },
     );
     log.info({ runtimes: registry.runtimes.map((r) => r.name) }, 'runtime registry built');
 

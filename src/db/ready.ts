@@ -57,7 +57,8 @@ export async function waitForSchema(target: Queryable | DatabaseConfig, opts: Wa
   const what = `table ${quoteForMessage(opts.schema)}.${READINESS_TABLE}`;
 
   const started = Date.now();
-  let lastProgress = started;
+  // The first unsuccessful poll reports at once; later ones every `progressEveryMs`.
+  let lastProgress = started - progressEveryMs;
   let lastError: Error | null = null;
   try {
     for (;;) {
