@@ -170,6 +170,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       baseEnv,
       registry,
       advertisedVersions: advertised,
+      detectedShell: detected?.find((d) => d.name === 'shell')?.path ?? null,
       log: wlog,
       metrics,
     });

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { runAsForConfig } from '../config/run-as';
 import type { Config } from '../config/types';
 import type { Queryable } from '../db/rows';
 import type { ExecutionRow } from '../db/models/execution';
@@ -19,6 +20,8 @@ import { getRuntime } from '../db/queries/get-runtime';
 import { listExecutionSecretValues } from '../db/queries/list-execution-secret-values';
 import { listRuntimeVersionsForRuntime } from '../db/queries/list-runtime-versions-for-runtime';
 import { parseRuntimeExecutionConfig } from '../execution/runtimes';
+import { interpreterIsAvailable } from '../execution/plan';
+import { normalizeRuntimeName } from '../detect';
 import type { EnvMap } from '../execution/child-env';
 import type { ExecutionRequest, RuntimeExecutionConfig } from '../execution/types';
 import { restoreSecretParameters, SecretRestoreError } from '../secrets/restore';
@@ -68,6 +71,8 @@ export interface PrepareContext {
   advertisedVersions: Readonly<Record<string, readonly string[]>>;
   /** Digests whose release tarball was already verified (hashing once per digest). */
   verifiedReleases: Set<string>;
+  /** Path of the shell detection found (`/bin/bash` or `/bin/sh`), if any. */
+  detectedShell?: string | null;
 }
 
 export interface PreparedExecution {
@@ -159,6 +164,8 @@ export async function prepareExecution(row: ExecutionRow, ctx: PrepareContext): 
     }
   }
 
+  runtimeConfig = withShellFallback(runtime, runtimeConfig, ctx);
+
   const packDir = resolvePackDir(ctx.config.packsBaseDir, row, packRef, ctx.verifiedReleases);
 
   // spec 04 §4.2 step 6: restore secret parameters.
@@ -236,8 +243,26 @@ export async function prepareExecution(row: ExecutionRow, ctx: PrepareContext): 
     maxStderrBytes: ctx.config.worker.maxStderrBytes,
     baseEnv: ctx.baseEnv,
     envDir: null,
+    // worker.run_as_user/group (config/run-as.ts; validated at start-up by checkRunConfig).
+    runAs: runAsForConfig(ctx.config.worker),
   };
   return { request, action, runtime, selectedVersion };
+}
+
+/**
+ * The catalog's shell runtime is `/bin/bash`, which busybox/Alpine-like images lack although
+ * the agent advertises `shell` there (detection found `/bin/sh`). Upstream then fails every
+ * shell action; we run it with the detected shell instead (bash-only scripts fail either way).
+ */
+function withShellFallback(
+  runtime: RuntimeView | null,
+  config: RuntimeExecutionConfig | null,
+  ctx: PrepareContext,
+): RuntimeExecutionConfig | null {
+  const binary = config?.interpreter?.binary;
+  if (!runtime || !config || !binary || !ctx.detectedShell) return config;
+  if (normalizeRuntimeName(runtime.name) !== 'shell' || interpreterIsAvailable(binary, ctx.baseEnv)) return config;
+  return { ...config, interpreter: { ...config.interpreter, binary: ctx.detectedShell } };
 }
 
 async function loadAction(row: ExecutionRow, executable: Record<string, unknown> | null, db: Queryable): Promise<ActionView> {

@@ -46,6 +46,8 @@ export interface WorkerServiceOptions {
   baseEnv: EnvMap;
   registry: RuntimeRegistry;
   advertisedVersions: Readonly<Record<string, readonly string[]>>;
+  /** Shell found by detection, used when the catalog's `/bin/bash` is missing (prepare.ts). */
+  detectedShell?: string | null;
   log: Logger;
   metrics?: AgentMetrics;
   /** SIGTERM → SIGKILL grace for timeouts/cancels (upstream 10 s). */
@@ -121,9 +123,10 @@ export class WorkerService {
         return 'ack';
       }
       const before = row as ExecutionRow;
+      // The guarded UPDATE decides which copy of a duplicated dispatch runs (see the query).
       const running = await markExecutionRunning(this.opts.db, before.id);
       if (!running) {
-        this.log.info({ executionId: before.id }, 'execution changed state before it could start; not running it');
+        this.log.info({ executionId: before.id }, 'execution was already started or changed by someone else (duplicate dispatch?); not running it');
         return 'ack';
       }
       // Durable now: the ack follows when this handler resolves; the run continues in the background.
@@ -208,6 +211,7 @@ export class WorkerService {
         baseEnv: this.opts.baseEnv,
         advertisedVersions: this.opts.advertisedVersions,
         verifiedReleases: this.verifiedReleases,
+        detectedShell: this.opts.detectedShell ?? null,
       });
     } catch (e) {
       if (!(e instanceof PrepareError)) throw e;
