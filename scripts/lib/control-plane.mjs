@@ -52,11 +52,13 @@ export class ControlPlane {
   constructor(opts) {
     this.opts = opts;
     this.schema = opts.schema ?? 'attune';
-    this.pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 4 });
-    this.pool.on('connect', (c) => c.query(`SET search_path TO "${this.schema}", public`));
+    // search_path as a startup option: set before the first query, no extra round trip.
+    this.pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 4, options: `-c search_path=${this.schema},public` });
     this.pool.on('error', () => {});
     /** @type {{ routingKey: string, body: any, properties: any, receivedAt: number }[]} */
     this.messages = [];
+    /** execution id → number of ExecutionCompleted messages seen (O(1) lookups while waiting). */
+    this.completionCounts = new Map();
     this.waiters = new Set();
   }
 
@@ -87,6 +89,10 @@ export class ControlPlane {
           body = { unparsable: msg.content.toString('utf8') };
         }
         this.messages.push({ routingKey: msg.fields.routingKey, body, properties: msg.properties, receivedAt: Date.now() });
+        const id = body?.payload?.execution_id;
+        if (msg.fields.routingKey === 'execution.completed' && id !== undefined) {
+          this.completionCounts.set(id, (this.completionCounts.get(id) ?? 0) + 1);
+        }
         for (const w of this.waiters) w();
       },
       { noAck: true },
@@ -281,7 +287,7 @@ export class ControlPlane {
   async waitForCompletions(ids, timeoutMs = 30_000) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const missing = ids.filter((id) => this.completionsFor(id).length === 0);
+      const missing = ids.filter((id) => !this.completionCounts.has(id));
       if (missing.length === 0) return;
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no ExecutionCompleted within ${timeoutMs} ms for executions ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ` (+${missing.length - 20})` : ''}`);
