@@ -24,6 +24,25 @@ export default defineConfig({
       },
       {
         test: {
+          // Property-based fuzzing (fast-check) of parsers and encoders; ATTUNE_FUZZ_RUNS scales it.
+          name: 'fuzz',
+          include: ['test/fuzz/**/*.test.ts'],
+          testTimeout: 600_000,
+        },
+      },
+      {
+        test: {
+          // Faults, load and hostile input against the real agent, broker and a private PostgreSQL.
+          name: 'reliability',
+          include: ['test/reliability/**/*.test.ts'],
+          testTimeout: 900_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+          globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           testTimeout: 300_000,

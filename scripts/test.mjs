@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const extra = process.argv.slice(2);
 const projectArg = extra.findIndex((a) => a === '--project');
-const projects = projectArg >= 0 ? [extra[projectArg + 1]] : ['unit', 'integration', 'e2e'];
+const projects = projectArg >= 0 ? [extra[projectArg + 1]] : ['unit', 'fuzz', 'integration', 'e2e', 'reliability'];
 const passThrough = projectArg >= 0 ? extra.filter((_, i) => i !== projectArg && i !== projectArg + 1) : extra;
 
 const build = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: 'inherit', cwd: root });

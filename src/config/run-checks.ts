@@ -1,12 +1,19 @@
 import type { ConfigProblem } from '../errors';
+import { runAsProblems, type RunAsDeps } from './run-as';
 import type { Config, Transport } from './types';
 
 /**
  * Checks that only matter when the agent actually serves (`run`), not for `detect`/`exec`
  * (spec 01 §2.4 rules 4 and 6, §2.5). Returns problems; the caller throws one ConfigError.
  */
-export function checkRunConfig(config: Config, env: Readonly<Record<string, string | undefined>>): ConfigProblem[] {
+export function checkRunConfig(
+  config: Config,
+  env: Readonly<Record<string, string | undefined>>,
+  runAsDeps?: RunAsDeps,
+): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  // worker.run_as_user/group: resolvable, and the agent is root (config/run-as.ts).
+  problems.push(...runAsProblems(config.worker, runAsDeps));
   if (config.messageQueue === null) {
     problems.push({
       key: 'message_queue',

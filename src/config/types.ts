@@ -67,6 +67,13 @@ export interface WorkerConfig {
   readonly streamLogs: boolean;
   /** Exact env var names passed to children on top of the baseline (spec 03 §3.1). */
   readonly passthroughEnv: readonly string[];
+  /**
+   * Our own keys (not upstream): `worker.run_as_user` / `worker.run_as_group` — user and group
+   * (name or numeric id, as text) actions are spawned as when the agent runs as root, so an
+   * action cannot read the agent's environment (/proc/<agent>/environ) or config. null = off.
+   */
+  readonly runAsUser: string | null;
+  readonly runAsGroup: string | null;
 }
 
 /** Our own section (not upstream): start-up robustness and the optional health listener. */

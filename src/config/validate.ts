@@ -157,7 +157,14 @@ function readWorker(r: Reader, warnings: string[]): WorkerConfig {
     shutdownTimeoutSec: r.get('worker.shutdown_timeout') === null ? 30 : r.int('worker.shutdown_timeout', 30, { min: 0 }),
     streamLogs: r.bool('worker.stream_logs', true),
     passthroughEnv,
+    // Resolved (name → id) and checked against the agent's own uid at start-up: config/run-as.ts.
+    runAsUser: nonBlank(r.optStr('worker.run_as_user')),
+    runAsGroup: nonBlank(r.optStr('worker.run_as_group')),
   };
+}
+
+function nonBlank(v: string | null): string | null {
+  return v === null || v.trim() === '' ? null : v.trim();
 }
 
 /** Invalid labels/taints are not fatal upstream: warn and drop the capability (spec 01 §2.3). */

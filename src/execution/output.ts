@@ -95,9 +95,35 @@ export function rustLines(s: string): string[] {
   return parts.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
 }
 
+/**
+ * serde_json and serde_yaml stop at a recursion limit of 128 (`RecursionLimitExceeded`), so
+ * upstream never parses output nested deeper than 127 arrays/objects. V8's JSON.parse has no
+ * such limit, but the parsed value must later go through JSON.stringify (DB write, completion
+ * message), which overflows the stack at a few thousand levels: keep upstream's limit.
+ */
+export const MAX_OUTPUT_NESTING = 127;
+
+/** Nesting depth of arrays/objects, iteratively (no recursion on hostile input); stops early past `limit`. */
+export function nestingExceeds(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth + 1 > limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+function withinLimit(parsed: { value: unknown }): { value: unknown } | null {
+  return nestingExceeds(parsed.value, MAX_OUTPUT_NESTING) ? null : parsed;
+}
+
 function tryJson(text: string): { value: unknown } | null {
   try {
-    return { value: JSON.parse(text) as unknown };
+    return withinLimit({ value: JSON.parse(text) as unknown });
   } catch {
     return null;
   }
@@ -122,8 +148,11 @@ export function parseOutput(stdout: string, format: OutputFormat): { value: unkn
     }
     case 'yaml': {
       try {
-        const value = YAML.parse(trimmed) as unknown;
-        return value === undefined ? null : { value };
+        // logLevel 'error': without it the yaml package reports an action's unknown tags or
+        // directives through process.emitWarning, i.e. on the agent's own stderr ('silent'
+        // would also swallow parse errors and return a partial document).
+        const value = YAML.parse(trimmed, { logLevel: 'error' }) as unknown;
+        return value === undefined ? null : withinLimit({ value });
       } catch {
         return null;
       }

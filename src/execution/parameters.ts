@@ -69,10 +69,30 @@ export function formatParameters(params: ParameterMap, format: ParameterFormat):
       return lines.sort(compareBytes).join('\n');
     }
     case 'yaml':
-      // Block style, no `---`, trailing newline; lineWidth 0 keeps long strings on one line
-      // like serde_yaml does (spec 03 §2.3).
-      return YAML.stringify(params, { lineWidth: 0, minContentWidth: 0 });
+      return formatYaml(params);
   }
+}
+
+/**
+ * A multi-line string with a line of only spaces/tabs: the yaml package writes it as a block
+ * scalar that reads back without those blanks (`" \n"` → `"\n"`) or does not parse at all
+ * (found by test/fuzz/parameters.test.ts). Such strings are written double-quoted instead.
+ */
+const BLANK_LINE = /(^|\n)[ \t]+(?=\n|$)/;
+
+/**
+ * Block style, no `---`, trailing newline; lineWidth 0 keeps long strings on one line like
+ * serde_yaml does (spec 03 §2.3). Output is YAML.stringify's except for the strings above.
+ */
+function formatYaml(params: ParameterMap): string {
+  const options = { lineWidth: 0, minContentWidth: 0 };
+  const doc = new YAML.Document(params);
+  YAML.visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value === 'string' && node.value.includes('\n') && BLANK_LINE.test(node.value)) node.type = 'QUOTE_DOUBLE';
+    },
+  });
+  return doc.toString(options);
 }
 
 /** `shell_identifier`: chars outside [A-Za-z0-9_] and a leading digit become `_`; empty → `_`. */

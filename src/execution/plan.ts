@@ -53,8 +53,14 @@ function randomSuffix(n: number): string {
   return s;
 }
 
-/** Exclusive create (like `tempfile`), retrying on a name clash. Returns the path. */
-function createExclusive(dir: string, name: () => string, mode: number, content: string): string {
+type Owner = { uid: number; gid: number } | null | undefined;
+
+/**
+ * Exclusive create (like `tempfile`), retrying on a name clash. Returns the path. With `owner`
+ * (worker.run_as_user) the file is chowned before any content is written, so the action's user
+ * can read its own 0400 parameter file and no other unprivileged user ever could.
+ */
+function createExclusive(dir: string, name: () => string, mode: number, content: string, owner?: Owner): string {
   for (let attempt = 0; ; attempt++) {
     const file = path.join(dir, name());
     let fd: number;
@@ -65,11 +71,15 @@ function createExclusive(dir: string, name: () => string, mode: number, content:
       throw e;
     }
     try {
+      if (owner) fs.fchownSync(fd, owner.uid, owner.gid);
       // The fd was opened for writing before the mode applied, so a 0400 file is still writable here.
       fs.writeSync(fd, content);
-    } finally {
+    } catch (e) {
       fs.closeSync(fd);
+      fs.rmSync(file, { force: true });
+      throw e;
     }
+    fs.closeSync(fd);
     return file;
   }
 }
@@ -119,7 +129,7 @@ function prepareParameters(params: ParameterMap, request: ExecutionRequest, expl
   if (delivery === 'stdin') return { stdinContent: document };
   let file: string;
   try {
-    file = createExclusive(tmpDir, () => `.tmp${randomSuffix(6)}`, 0o400, document);
+    file = createExclusive(tmpDir, () => `.tmp${randomSuffix(6)}`, 0o400, document, request.runAs);
   } catch (e) {
     throw runtimeError.io(e);
   }
@@ -186,6 +196,7 @@ function planInner(request: ExecutionRequest, deps: PlanDeps, tempFiles: string[
     maxStdoutBytes: request.maxStdoutBytes,
     maxStderrBytes: request.maxStderrBytes,
     outputFormat,
+    ...(request.runAs ? { uid: request.runAs.uid, gid: request.runAs.gid } : {}),
   };
 
   if (runtime.kind === 'native') {
@@ -280,7 +291,7 @@ function materializeInlineCode(
     throw runtimeError.executionFailed(`Failed to create inline action directory ${dir}: ${describeIoError(e)}`);
   }
   try {
-    return createExclusive(dir, () => `exec_${request.executionId}_${randomSuffix(6)}${ext}`, 0o600, content);
+    return createExclusive(dir, () => `exec_${request.executionId}_${randomSuffix(6)}${ext}`, 0o600, content, request.runAs);
   } catch (e) {
     throw runtimeError.executionFailed(`Failed to create inline action file in ${dir}: ${describeIoError(e)}`);
   }

@@ -26,6 +26,9 @@ export interface ProcessSpec {
   maxStdoutBytes: number;
   maxStderrBytes: number;
   outputFormat: OutputFormat;
+  /** Spawn as this user/group (`ExecutionRequest.runAs`); absent → the agent's own. */
+  uid?: number;
+  gid?: number;
 }
 
 export interface RunOptions {
@@ -87,6 +90,9 @@ function spawnOnce(spawner: ProcessSpawner, spec: ProcessSpec): Promise<Spawned>
         detached: true,
         stdio: ['pipe', 'pipe', 'pipe'],
         windowsHide: true,
+        // worker.run_as_user: setgid/setuid in the child (libuv also drops root's supplementary groups).
+        ...(spec.uid !== undefined ? { uid: spec.uid } : {}),
+        ...(spec.gid !== undefined ? { gid: spec.gid } : {}),
       });
     } catch (e) {
       reject(e);

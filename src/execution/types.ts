@@ -106,6 +106,11 @@ export interface ExecutionRequest {
    * spec 03 §4.6). null/absent → not written.
    */
   resultFilePath?: string | null;
+  /**
+   * Spawn the action as this uid/gid (`worker.run_as_user`, our own key); the parameter file and
+   * inline script are chowned to it. null/absent → the agent's own user. The agent must be root.
+   */
+  runAs?: { uid: number; gid: number } | null;
 }
 
 export type ExecutionStatus = 'completed' | 'failed' | 'timeout' | 'cancelled';

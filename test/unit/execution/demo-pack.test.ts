@@ -50,7 +50,7 @@ describe('demo-test pack', () => {
   it('declares every action with upstream field names and an existing entry point', () => {
     const pack = YAML.parse(fs.readFileSync(path.join(PACK_DIR, 'pack.yaml'), 'utf8')) as { ref: string };
     const names = fs.readdirSync(path.join(PACK_DIR, 'actions')).filter((f) => f.endsWith('.yaml'));
-    expect(names.sort()).toEqual(['echo.yaml', 'fail.yaml', 'node_json.yaml', 'py_json.yaml', 'secret.yaml', 'sleep.yaml']);
+    expect(names.sort()).toEqual(['echo.yaml', 'fail.yaml', 'java_file.yaml', 'node_json.yaml', 'perl_echo.yaml', 'py_json.yaml', 'secret.yaml', 'sleep.yaml']);
     for (const n of names) {
       const meta = loadAction(n.replace(/\.yaml$/, ''));
       expect(meta.ref.startsWith(`${pack.ref}.`)).toBe(true);
