@@ -100,7 +100,8 @@ function mergeFile(
   }
   let parsed: unknown;
   try {
-    parsed = text.trim() === '' ? {} : parseYaml(text);
+    // logLevel 'error': YAML warnings (unknown tags …) must not go to process.emitWarning on stderr.
+    parsed = text.trim() === '' ? {} : parseYaml(text, { logLevel: 'error' });
   } catch (e) {
     problems.push({ key: path, message: `not valid YAML: ${(e as Error).message.split('\n')[0]}` });
     return raw;

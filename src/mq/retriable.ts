@@ -46,3 +46,15 @@ export function isRetriableError(e: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * Errors that will fail the same way when retried: a PostgreSQL SQLSTATE outside the transient
+ * classes above (data, integrity, syntax, program-limit errors …) or a JS RangeError/TypeError
+ * raised before any I/O (e.g. a value too deeply nested to serialise). Connection-level failures
+ * (pg's code-less "Connection terminated", socket errnos) are not permanent.
+ */
+export function isPermanentError(e: unknown): boolean {
+  if (e instanceof RangeError || e instanceof TypeError) return true;
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !isTransientSqlState(code);
+}

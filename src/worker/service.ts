@@ -31,6 +31,7 @@ import { parseCancelRequest, parseEnvelope, parseExecutionDispatch } from '../mq
 import type { Publisher } from '../mq/publisher';
 import { encryptJsonValue, encryptionKeyHash } from '../secrets/crypto';
 import { toError } from '../errors';
+import { isPermanentError } from '../mq/retriable';
 import { sleep } from '../util/sleep';
 import { Semaphore } from '../util/semaphore';
 import { decideDispatch, wireStatuses } from './dispatch-rules';
@@ -183,13 +184,28 @@ export class WorkerService {
       return;
     }
     await this.persistSecrets(row.id, outcome, log);
-    const written = await this.retrying(log, 'write the final status', () =>
+    let write = await this.retrying(log, 'write the final status', () =>
       completeExecution(this.opts.db, { id: row.id, status: outcome.status, result: outcome.result as JsonValue }),
     );
+    if (!write.ok && isPermanentError(write.error)) {
+      // The result itself cannot be stored (e.g. too deeply nested for PostgreSQL): keep the
+      // status truthful with a small result instead of leaving the row `running`.
+      log.error({ err: write.error }, 'the execution result cannot be stored; recording a failure without it');
+      outcome = buildFailureOutcome(runtimeFailureText(`Internal error: the execution result could not be stored: ${write.error.message}`), {
+        phase: 'runtime',
+        logFiles: null,
+        outSchema: null,
+        secretParameterPaths: [],
+      });
+      write = await this.retrying(log, 'write the final status', () =>
+        completeExecution(this.opts.db, { id: row.id, status: outcome.status, result: outcome.result as JsonValue }),
+      );
+    }
     const seconds = (Date.now() - started) / 1000;
     this.opts.metrics?.executions.inc({ status: outcome.status });
     this.opts.metrics?.executionDuration.observe({ status: outcome.status }, seconds);
-    if (written === undefined) return; // gave up: recovered as abandoned at the next start
+    if (!write.ok) return; // gave up: settled as abandoned at the next start
+    const written = write.value;
     if (written === null) {
       log.warn({ status: outcome.status }, 'execution was already finished by someone else (e.g. the executor timed it out); result not written, no completion sent');
       return;
@@ -197,29 +213,36 @@ export class WorkerService {
     log.info({ status: outcome.status, exitCode: outcome.exitCode, durationMs: outcome.durationMs }, 'execution finished');
     const wire = wireStatuses(outcome);
     await this.publishStatus(written, written.status, wire.newStatus, log);
-    await this.publishCompletion(written, wire.completionStatus, log);
+    // The UPDATE does not return the (possibly large) result; the completion carries ours.
+    await this.publishCompletion({ ...written, result: outcome.result as JsonValue }, wire.completionStatus, log);
   }
 
   private async prepareAndRun(row: ExecutionRow, entry: InFlight, log: Logger): Promise<ExecutionOutcome> {
     const { config } = this.opts;
-    let prepared;
-    try {
-      prepared = await prepareExecution(row, {
-        db: this.opts.db,
-        config,
-        env: this.opts.env,
-        baseEnv: this.opts.baseEnv,
-        advertisedVersions: this.opts.advertisedVersions,
-        verifiedReleases: this.verifiedReleases,
-        detectedShell: this.opts.detectedShell ?? null,
-      });
-    } catch (e) {
+    // A PostgreSQL restart while reading the action/secrets must not fail the execution.
+    const attempt = await this.retrying(
+      log,
+      'read what the execution needs',
+      () =>
+        prepareExecution(row, {
+          db: this.opts.db,
+          config,
+          env: this.opts.env,
+          baseEnv: this.opts.baseEnv,
+          advertisedVersions: this.opts.advertisedVersions,
+          verifiedReleases: this.verifiedReleases,
+          detectedShell: this.opts.detectedShell ?? null,
+        }),
+      (e) => e instanceof PrepareError,
+    );
+    if (!attempt.ok) {
+      const e = attempt.error;
       if (!(e instanceof PrepareError)) throw e;
       log.error({ error: e.message }, 'execution could not be prepared');
       const text = e.phase === 'prepare' ? prepareFailureText(e.message) : runtimeFailureText(e.message);
       return buildFailureOutcome(text, { phase: e.phase, logFiles: null, outSchema: null, secretParameterPaths: [] });
     }
-    const { request, runtime, selectedVersion } = prepared;
+    const { request, runtime, selectedVersion } = attempt.value;
 
     // Agent mode: runtime environments are built lazily on first use (spec 03 §7.3).
     if (runtime && request.runtimeConfig?.environment) {
@@ -294,13 +317,14 @@ export class WorkerService {
     log.info('execution was cancelled before it started');
     const after = written ?? row;
     await this.publishStatus(after, row.status, 'cancelled', log);
-    await this.publishCompletion({ ...after, result: (written?.result ?? result) as JsonValue }, 'Cancelled', log);
+    await this.publishCompletion({ ...after, result: result as JsonValue }, 'Cancelled', log);
   }
 
   private async settleAbandoned(row: ExecutionRow, reason: string, outcome: ExecutionOutcome, log: Logger): Promise<void> {
     const result = { ...outcome.result, succeeded: false, error: reason };
-    const written = await this.retrying(log, 'record the abandoned execution', () => abandonExecution(this.opts.db, row.id, result as JsonValue));
+    const write = await this.retrying(log, 'record the abandoned execution', () => abandonExecution(this.opts.db, row.id, result as JsonValue));
     this.opts.metrics?.executions.inc({ status: 'abandoned' });
+    const written = write.ok ? write.value : null;
     if (!written) return;
     log.warn({ reason }, 'execution abandoned');
     await this.publishStatus(written, 'running', 'abandoned', log);
@@ -430,18 +454,29 @@ export class WorkerService {
     }
   }
 
-  /** Retry a DB write through PostgreSQL outages; undefined after `settleRetryMs`. */
-  private async retrying<T>(log: Logger, what: string, fn: () => Promise<T>): Promise<T | undefined> {
+  /**
+   * Retry through PostgreSQL outages. Returns `{ ok: true, value }`, or `{ ok: false, error }` at
+   * once for an error that would fail again (isPermanentError, or `permanent(e)`), or after
+   * `settleRetryMs` of transient failures.
+   */
+  private async retrying<T>(
+    log: Logger,
+    what: string,
+    fn: () => Promise<T>,
+    permanent: (e: unknown) => boolean = () => false,
+  ): Promise<{ ok: true; value: T } | { ok: false; error: Error }> {
     const deadline = Date.now() + (this.opts.settleRetryMs ?? 10 * 60_000);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await fn();
+        return { ok: true, value: await fn() };
       } catch (e) {
+        const err = toError(e);
+        if (permanent(e) || isPermanentError(e)) return { ok: false, error: err };
         if (Date.now() > deadline) {
-          log.error({ err: toError(e) }, `gave up trying to ${what}; the execution will be settled at the next start`);
-          return undefined;
+          log.error({ err }, `gave up trying to ${what}; the execution will be settled at the next start`);
+          return { ok: false, error: err };
         }
-        log.warn({ err: toError(e), attempt }, `could not ${what}; retrying`);
+        log.warn({ err, attempt }, `could not ${what}; retrying`);
         await sleep(Math.min(5000, 200 * 2 ** attempt));
       }
     }

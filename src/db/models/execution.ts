@@ -12,6 +12,13 @@ export const EXECUTION_COLUMNS =
   'trace_tag, result, retry_count, max_retries, retry_reason, original_execution, started_at, ' +
   'timeout_seconds, workflow_task, created, updated';
 
+/**
+ * The same list with `result` not sent back (`NULL AS result`): for the terminal UPDATE, whose
+ * caller already holds the result — a 10 MiB stdout would otherwise cross the wire twice and be
+ * parsed again into the agent's memory.
+ */
+export const EXECUTION_COLUMNS_WITHOUT_RESULT = EXECUTION_COLUMNS.replace(' result,', ' NULL::jsonb AS result,');
+
 export interface ExecutionRow {
   id: number;
   action: number | null;

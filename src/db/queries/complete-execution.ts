@@ -1,5 +1,5 @@
 import { jsonParam, type JsonValue, type Queryable } from '../rows';
-import { EXECUTION_COLUMNS, mapExecutionRow, type ExecutionRow } from '../models/execution';
+import { EXECUTION_COLUMNS_WITHOUT_RESULT, mapExecutionRow, type ExecutionRow } from '../models/execution';
 
 /** The statuses the worker writes at the end of an execution (spec 04 §4.2 step 16). */
 export type TerminalWorkerStatus = 'completed' | 'failed' | 'cancelled' | 'timeout';
@@ -19,7 +19,7 @@ SET status = $2::execution_status_enum,
     updated = NOW()
 WHERE id = $1::bigint
   AND status IN ('requested', 'scheduling', 'scheduled', 'running', 'canceling')
-RETURNING ${EXECUTION_COLUMNS}`;
+RETURNING ${EXECUTION_COLUMNS_WITHOUT_RESULT}`;
 
 export interface CompleteExecutionInput {
   id: number;
@@ -28,7 +28,7 @@ export interface CompleteExecutionInput {
   result: JsonValue;
 }
 
-/** Returns null when the row does not exist or was already terminal (nothing written). */
+/** Returns null when the row does not exist or was already terminal (nothing written). The returned row's `result` is null (see EXECUTION_COLUMNS_WITHOUT_RESULT). */
 export async function completeExecution(db: Queryable, input: CompleteExecutionInput): Promise<ExecutionRow | null> {
   const res = await db.query(COMPLETE_EXECUTION_SQL, [input.id, input.status, jsonParam(input.result)]);
   return res.rows[0] ? mapExecutionRow(res.rows[0]) : null;

@@ -113,7 +113,9 @@ describe('execution queries', () => {
       expect(running!.startedAt!.getTime()).toBe(startedAt.getTime());
 
       const done = await completeExecution(db.pool, { id, status: 'completed', result: { exit_code: 0, succeeded: true } });
-      expect(done).toMatchObject({ status: 'completed', result: { exit_code: 0, succeeded: true } });
+      // The UPDATE does not send the result back (the caller has it); the row holds it.
+      expect(done).toMatchObject({ status: 'completed', result: null });
+      expect((await getExecution(db.pool, id))!.result).toEqual({ exit_code: 0, succeeded: true });
 
       // A second terminal write and a late "running" must not touch the finished row.
       expect(await completeExecution(db.pool, { id, status: 'failed', result: { succeeded: false } })).toBeNull();
