@@ -73,10 +73,14 @@ export async function runExecution(request: ExecutionRequest, deps: ExecutionDep
     cleanupTempFiles(planned.tempFiles);
   }
 
+  // A log copy that could not be written costs `logs_incomplete`, not the action's result.
+  for (const [stream, sink] of [['stdout', sinks.stdout], ['stderr', sinks.stderr]] as const) {
+    if (sink?.failed) log.warn({ stream, file: request.logFiles?.[stream === 'stdout' ? 'stdoutPath' : 'stderrPath'] }, 'could not write the output log file');
+  }
   const outcome = buildRanOutcome({
     run,
     signalAborted: deps.signal?.aborted ?? false,
-    stderrLogPath: request.logFiles?.stderrPath,
+    stderrLogPath: sinks.stderr && !sinks.stderr.failed ? request.logFiles?.stderrPath : null,
     outSchema: request.outSchema,
     secretParameterPaths: request.secretParameterPaths,
   });

@@ -124,7 +124,9 @@ class SupervisedConnection extends EventEmitter implements MqConnection {
 
   private async openOnce(socketTimeoutMs: number): Promise<AmqpConnection> {
     const clientProperties = this.opts.connectionName ? { connection_name: this.opts.connectionName } : undefined;
-    return amqp.connect(this.url, { timeout: socketTimeoutMs, clientProperties });
+    // noDelay: with Nagle on (amqplib's default) each small publish waits ~40 ms for the
+    // broker's delayed ACK — that was most of the per-execution latency (npm run bench).
+    return amqp.connect(this.url, { timeout: socketTimeoutMs, clientProperties, noDelay: true });
   }
 
   /** Make `conn` current and watch it. */

@@ -9,7 +9,6 @@
  * Unlike upstream (which acks before anything is durable) the dispatch is acked only once the
  * row says `running`; a crash after that is settled at the next start (`recoverAbandoned`).
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/types';
 import type { AgentMetrics } from '../health';
@@ -266,14 +265,10 @@ export class WorkerService {
     // that the stored result redacts (upstream's log artifacts have that leak).
     const hasSecrets = request.secretParameterPaths.length > 0 || secretPathsFromSchema(request.outSchema).length > 0;
     if (!hasSecrets) {
+      // Created on first output only (see openLogFileSink).
       const logDir = join(config.artifactsDir, `execution_${row.id}`);
-      try {
-        mkdirSync(logDir, { recursive: true });
-        request.logFiles = { stdoutPath: join(logDir, 'stdout.log'), stderrPath: join(logDir, 'stderr.log') };
-        request.resultFilePath = join(logDir, 'result.json');
-      } catch (e) {
-        log.warn({ dir: logDir, err: toError(e) }, 'cannot create the execution log directory; logs are kept in memory only');
-      }
+      request.logFiles = { stdoutPath: join(logDir, 'stdout.log'), stderrPath: join(logDir, 'stderr.log') };
+      request.resultFilePath = join(logDir, 'result.json');
     }
 
     return runExecution(request, {

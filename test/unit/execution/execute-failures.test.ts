@@ -110,12 +110,24 @@ describe('spawn and preparation errors', () => {
     expect(fs.readdirSync(path.join(tmp, 'attune', 'inline_actions'))).toEqual([]);
   });
 
-  it('fails context preparation when the stderr log file cannot be created', async () => {
+  it('creates no log file for a stream that stays empty', async () => {
+    const dir = tempDir();
+    const outcome = await run(
+      makeRequest({ packDir: makePack({ 'act.sh': 'echo out' }), logFiles: { stdoutPath: path.join(dir, 'o', 'out.log'), stderrPath: path.join(dir, 'e', 'err.log') } }),
+    );
+    expect(outcome.status).toBe('completed');
+    expect(fs.readFileSync(path.join(dir, 'o', 'out.log'), 'utf8')).toBe('out\n');
+    expect(fs.existsSync(path.join(dir, 'e'))).toBe(false);
+    expect(outcome.result.stderr_log).toBeUndefined();
+  });
+
+  it('keeps the action result when its log file cannot be created: logs_incomplete, no stderr_log', async () => {
     const blocker = path.join(tempDir(), 'file');
     fs.writeFileSync(blocker, '');
-    const outcome = await run(makeRequest({ packDir: makePack({ 'act.sh': 'echo' }), logFiles: { stderrPath: path.join(blocker, 'x', 'v1.txt') } }));
-    expect(outcome).toMatchObject({ status: 'failed', phase: 'prepare' });
-    expect(outcome.result.error).toMatch(/^Failed to prepare execution context: Internal error: Failed to create log artifact file '.*': Not a directory \(os error 20\)$/);
+    const outcome = await run(makeRequest({ packDir: makePack({ 'act.sh': 'echo oops >&2' }), logFiles: { stderrPath: path.join(blocker, 'x', 'v1.txt') } }));
+    expect(outcome.status).toBe('completed');
+    expect(outcome.result).toMatchObject({ succeeded: true, logs_incomplete: true });
+    expect(outcome.result.stderr_log).toBeUndefined();
   });
 
   it.skipIf(!HAS_PYTHON)('removes the parameter file when the run fails before spawning', async () => {
