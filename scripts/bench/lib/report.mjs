@@ -1,0 +1,100 @@
+// The table: one row per figure, each against its baseline from the same run, with the issue's
+// target (reported, never failing anything) and whether it was met.
+import { round } from './util.mjs';
+
+const fmtMs = (x) => (x === null || x === undefined ? '—' : `${round(x, 1)} ms`);
+const fmtRatio = (x) => `${round(x, 2)}×`;
+const fmtRate = (x) => `${round(x, 1)}/s`;
+const fmtMiB = (x) => `${round(x, 1)} MiB`;
+
+function row(section, measure, n, agent, baseline, comparison, target = null) {
+  let met = null;
+  if (target) met = target.check(comparison.value);
+  return {
+    section,
+    measure,
+    n,
+    agent,
+    baseline,
+    comparison: comparison.text,
+    comparisonValue: comparison.value,
+    target: target ? target.text : '—',
+    met,
+  };
+}
+
+const ratio = (a, b) => ({ value: round(a / b, 3), text: fmtRatio(a / b) });
+
+/** Table rows from the sections' results (a missing section gives one "error" row). */
+export function buildRows(results, meta) {
+  const rows = [];
+  const d = results.detection;
+  if (d && !d.error) {
+    const slowest = d.slowestProbe;
+    rows.push(row('1 detection', '`detect --json` wall time (incl. process start-up) vs probes one after another (upstream)', d.runs, fmtMs(d.detectJsonWallMs.p50), `${fmtMs(d.sequentialProbesMs)} (sum of ${d.probes.length} probes)`, ratio(d.detectJsonWallMs.p50, d.sequentialProbesMs)));
+    rows.push(row('1 detection', 'detection only (`detect --json` − `--version` wall) vs probes one after another', d.runs, fmtMs(d.detectionOnlyMs), fmtMs(d.sequentialProbesMs), ratio(d.detectionOnlyMs, d.sequentialProbesMs)));
+    rows.push(row('1 detection', `detection only vs slowest single probe (\`${slowest.command}\`)`, d.runs, fmtMs(d.detectionOnlyMs), fmtMs(slowest.medianMs), ratio(d.detectionOnlyMs, slowest.medianMs), { text: '≤ 1.2×', check: (v) => v <= 1.2 }));
+  } else rows.push(errorRow('1 detection', d));
+
+  const s = results.startup;
+  if (s && !s.error) {
+    rows.push(row('2 start-up', `cold start to \`--version\` (${s.agent === 'sea' ? 'SEA' : 'node bundle'})`, s.versionMs.n, fmtMs(s.versionMs.p50), `${fmtMs(s.versionBaseline.p50)} (${s.versionBaseline.label})`, ratio(s.versionMs.p50, s.versionBaseline.p50)));
+    rows.push(row('2 start-up', 'spawn → registered and consuming (worker active + executions consumer)', s.readyMs.n, fmtMs(s.readyMs.p50), `${fmtMs(s.versionMs.p50)} (\`--version\`)`, ratio(s.readyMs.p50, s.versionMs.p50)));
+    rows.push(row('2 start-up', 'peak RSS when registered and consuming (VmHWM)', s.readyMs.n, fmtMiB(s.readyPeakRssMiB), `${fmtMiB(s.versionPeakRssMiB)} (\`--version\`)`, ratio(s.readyPeakRssMiB, s.versionPeakRssMiB)));
+  } else rows.push(errorRow('2 start-up', s));
+
+  const o = results.overhead;
+  if (o && !o.error) {
+    for (const q of ['p50', 'p95', 'p99']) {
+      const target = q === 'p50' ? { text: '≤ +5 ms', check: (v) => v <= 5 } : null;
+      const diff = o.agentMs[q] - o.bareSpawnMs[q];
+      rows.push(row('3 per-execution', `dispatch → ExecutionCompleted, ${q} (sequential) vs bare spawn`, o.executions, fmtMs(o.agentMs[q]), fmtMs(o.bareSpawnMs[q]), { value: round(diff, 2), text: `${diff >= 0 ? '+' : ''}${round(diff, 1)} ms` }, target));
+    }
+  } else rows.push(errorRow('3 per-execution', o));
+
+  const t = results.throughput;
+  if (t && !t.error) {
+    for (const l of t.levels) {
+      const target = l.concurrency === 16 ? { text: '≥ 1.5×', check: (v) => v >= 1.5 } : null;
+      rows.push(row('4 throughput', `c=${l.concurrency}: executions/s vs amqp-consume (${l.concurrency} consumers)`, l.executions, fmtRate(l.agentPerSec), fmtRate(l.amqpConsumePerSec), ratio(l.agentPerSec, l.amqpConsumePerSec), target));
+      rows.push(row('4 throughput', `c=${l.concurrency}: executions/s vs Celery (prefork ${l.concurrency})`, l.executions, fmtRate(l.agentPerSec), fmtRate(l.celeryPerSec), ratio(l.agentPerSec, l.celeryPerSec), target));
+    }
+  } else rows.push(errorRow('4 throughput', t));
+
+  const h = results.heavyOutput;
+  if (h && !h.error) {
+    const mb = `${round(h.bytes / 1e6, 0)} MB`;
+    rows.push(row('5 heavy output', `${mb} on stdout: dispatch → ExecutionCompleted vs \`cat\` of the same bytes to /dev/null`, h.runs, fmtMs(h.agentMs), fmtMs(h.catMs), ratio(h.agentMs, h.catMs), { text: '≤ 1.5×', check: (v) => v <= 1.5 }));
+    rows.push(row('5 heavy output', `agent peak RSS (VmHWM) with ${mb} of output`, h.runs, fmtMiB(h.agentPeakRssMiB), h.agentIdleRssMiB === null ? '—' : `${fmtMiB(h.agentIdleRssMiB)} (idle)`, { value: h.agentPeakRssMiB, text: fmtMiB(h.agentPeakRssMiB) }, { text: '≤ 150 MiB', check: (v) => v <= 150 }));
+  } else rows.push(errorRow('5 heavy output', h));
+
+  const k = results.soak;
+  if (k && !k.error) {
+    rows.push(row('6 soak', `RSS start (after ${k.warmupExecutions}) / middle / end, c=${k.concurrency}, ${k.perSecond}/s`, k.executions, `${k.rssMiB.start} / ${k.rssMiB.middle} / ${k.rssMiB.end} MiB`, `${fmtMiB(k.rssMiB.start)} (start)`, { value: k.growthPct, text: `${k.growthPct >= 0 ? '+' : ''}${k.growthPct} %` }, { text: '< +10 %', check: (v) => v < 10 }));
+  } else rows.push(errorRow('6 soak', k));
+  void meta;
+  return rows;
+}
+
+function errorRow(section, r) {
+  return { section, measure: r ? `failed: ${String(r.error).split('\n')[0].slice(0, 200)}` : 'not run', n: 0, agent: '—', baseline: '—', comparison: '—', comparisonValue: null, target: '—', met: null };
+}
+
+const esc = (s) => String(s).replace(/\|/g, '\\|');
+
+export function renderMarkdown(rows, meta) {
+  const lines = [];
+  lines.push(`## attune-agent benchmark${meta.quick ? ' (--quick smoke sizes: not representative)' : ''}`);
+  lines.push('');
+  lines.push(`Agent under test: ${meta.agentLabel}. Host: ${meta.host}, ${meta.cpus} CPUs, Node ${meta.hostNode}; ${meta.startedAt}; total ${meta.durationSec} s.`);
+  lines.push('');
+  lines.push('| section | measure | n | agent | baseline | agent vs baseline | target | met? |');
+  lines.push('|---|---|---:|---:|---:|---:|---|---|');
+  for (const r of rows) {
+    const met = r.met === null ? '—' : r.met ? 'yes' : '**no**';
+    lines.push(`| ${esc(r.section)} | ${esc(r.measure)} | ${r.n} | ${esc(r.agent)} | ${esc(r.baseline)} | ${esc(r.comparison)} | ${esc(r.target)} | ${met} |`);
+  }
+  lines.push('');
+  for (const note of meta.notes) lines.push(`- ${note}`);
+  return `${lines.join('\n')}\n`;
+}

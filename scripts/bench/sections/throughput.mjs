@@ -1,0 +1,79 @@
+// 4. Throughput: executions/s for N trivial actions at concurrency 1, 4, 16
+// (ATTUNE__WORKER__MAX_CONCURRENT_TASKS), against amqp-consume (one process per message, no
+// database) and a Celery prefork worker on the same broker, each running the same command.
+// Agent window: first dispatch published → last ExecutionCompleted received (the executions
+// rows are created before the window, as the executor does before it dispatches).
+import { startReadyAgent } from '../lib/agent.mjs';
+import { NOOP_ACTION } from '../lib/harness.mjs';
+import { envelope } from '../../lib/control-plane.mjs';
+import { runAmqpConsume } from '../baselines/amqp-consume.mjs';
+import { runCelery } from '../baselines/celery.mjs';
+import { cpuByName, machineCpu, now, procCpu, progress, round } from '../lib/util.mjs';
+
+export const CONCURRENCY = [1, 4, 16];
+const SERVICES = ['postgres', 'beam.smp'];
+
+async function agentRun(ctx, concurrency, messages) {
+  const { agent } = await startReadyAgent(ctx, { tag: `tp${concurrency}`, maxConcurrent: concurrency });
+  try {
+    const executions = await ctx.harness.createExecutions(NOOP_ACTION, agent.workerId, messages);
+    const ids = executions.map((e) => e.id);
+    const cpu0 = procCpu(agent.pid);
+    const m0 = machineCpu();
+    const s0 = cpuByName(SERVICES);
+    const b0 = process.cpuUsage();
+    const t0 = now();
+    await ctx.harness.dispatchAll(executions, agent.workerId);
+    await ctx.harness.waitAll(ids, { timeoutMs: 900_000 });
+    const last = Math.max(...ids.map((id) => ctx.harness.completed.get(id).at));
+    const seconds = (last - t0) / 1000;
+    const cpu1 = procCpu(agent.pid);
+    const m1 = machineCpu();
+    const s1 = cpuByName(SERVICES);
+    const b1 = process.cpuUsage(b0);
+    const bad = ctx.harness.failures(ids);
+    if (Object.keys(bad).length > 0) throw new Error(`agent c=${concurrency}: executions did not complete: ${JSON.stringify(bad)}; log ${agent.logPath}`);
+    // Where the CPU went (2 cores): the agent process itself, the actions it reaped, the machine.
+    const cpu = {
+      agentMsPerExecution: round((cpu1.selfMs - cpu0.selfMs) / messages, 3),
+      actionsMsPerExecution: round((cpu1.childrenMs - cpu0.childrenMs) / messages, 3),
+      postgresMsPerExecution: round((s1.postgres - s0.postgres) / messages, 3),
+      rabbitmqMsPerExecution: round((s1['beam.smp'] - s0['beam.smp']) / messages, 3),
+      benchHarnessMsPerExecution: round((b1.user + b1.system) / 1000 / messages, 3),
+      machineBusyMsPerExecution: round((m1.busyMs - m0.busyMs) / messages, 3),
+      machineBusyPct: round(((m1.busyMs - m0.busyMs) / (m1.totalMs - m0.totalMs)) * 100, 1),
+    };
+    return { seconds, perSecond: messages / seconds, rssKiB: agent.memory()?.rssKiB ?? null, cpu };
+  } finally {
+    await agent.stop();
+  }
+}
+
+export async function benchThroughput(ctx) {
+  const messages = ctx.sizes.throughputExecutions;
+  const command = ['/bin/bash', ctx.pack.noopScript];
+  // Baselines get a body the size of a dispatch message (they pass it to the command's stdin).
+  const body = JSON.stringify(envelope('ExecutionRequested', { execution_id: 1, worker_id: 1, action_ref: NOOP_ACTION, config: {}, scheduled_attempt_updated_at: new Date().toISOString(), release_id: 1, release_digest: '0'.repeat(64) }, 'executor'));
+  const levels = [];
+  for (const c of ctx.levels ?? CONCURRENCY) {
+    progress(`throughput c=${c}: agent, ${messages} executions`);
+    const agent = await agentRun(ctx, c, messages);
+    progress(`throughput c=${c}: agent ${agent.perSecond.toFixed(1)}/s; amqp-consume`);
+    const amqpConsume = await runAmqpConsume(ctx, { concurrency: c, messages, command, body });
+    progress(`throughput c=${c}: amqp-consume ${amqpConsume.perSecond.toFixed(1)}/s; celery`);
+    const celery = await runCelery(ctx, { concurrency: c, messages, command, body });
+    progress(`throughput c=${c}: celery ${celery.perSecond.toFixed(1)}/s`);
+    levels.push({
+      concurrency: c,
+      executions: messages,
+      agentPerSec: round(agent.perSecond, 1),
+      amqpConsumePerSec: round(amqpConsume.perSecond, 1),
+      celeryPerSec: round(celery.perSecond, 1),
+      agentVsAmqpConsume: round(agent.perSecond / amqpConsume.perSecond, 3),
+      agentVsCelery: round(agent.perSecond / celery.perSecond, 3),
+      agentCpu: agent.cpu,
+      seconds: { agent: round(agent.seconds, 3), amqpConsume: round(amqpConsume.seconds, 3), celery: round(celery.seconds, 3) },
+    });
+  }
+  return { command: command.join(' '), executions: messages, levels };
+}
