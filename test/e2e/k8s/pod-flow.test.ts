@@ -346,8 +346,9 @@ describe('Helm pod flow without Kubernetes: agent-loader → wait-for-schema →
     const started = Date.now();
     const c = startContainer(agentInit('wait-for-schema'));
     containers.push(c);
-    // First progress line after 5 s (db/ready.ts progressEveryMs); apply the schema after it.
+    // The first unsuccessful poll reports at once (db/ready.ts); apply the schema ~2 s later.
     await c.waitForLine(/^wait: waiting for the Attune schema in .*: table attune\.identity does not exist yet/, 20_000);
+    await new Promise((r) => setTimeout(r, Math.max(0, 2000 - (Date.now() - started))));
     expect(c.isRunning()).toBe(true);
     const appliedAt = Date.now();
     const applied = await applySchema({ url: db.url });
