@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { describeValue, isPlainObject, isRfc3339, type ParseResult } from './json';
 import { isMessageType, MESSAGE_TYPES, type MessageType } from './routing';
+// The DB enum literals are the wire strings too (spec 02 §5.1, spec 04 §2); one definition.
+import type { ExecutionStatusValue } from '../db/models/enums';
 
 export * from './routing';
 export * from './payloads';
@@ -150,17 +152,7 @@ export function buildEnvelope<P>(messageType: MessageType, payload: P, opts: Bui
 }
 
 /** Lowercase status names as they appear in `previous_status` / `new_status` (spec 02 §5.1). */
-export type WireExecutionStatus =
-  | 'requested'
-  | 'scheduling'
-  | 'scheduled'
-  | 'running'
-  | 'completed'
-  | 'failed'
-  | 'canceling'
-  | 'cancelled'
-  | 'timeout'
-  | 'abandoned';
+export type WireExecutionStatus = ExecutionStatusValue;
 
 export interface ExecutionStatusChangedPayload {
   execution_id: number;
