@@ -289,9 +289,11 @@ async function makeBundle(workDir, bundlePath) {
 }
 
 /** Blob from sea-config.json with main/output pointed into the work dir; same Node version as the target (spec 05 §8). */
-function makeBlob(workDir, bundleFile, generatorNode) {
+function makeBlob(workDir, bundleFile, generatorNode, sameArch) {
   const base = JSON.parse(readFileSync(join(root, 'sea-config.json'), 'utf8'));
-  const cfg = { ...base, main: bundleFile, output: join(workDir, 'sea-prep.blob') };
+  // V8's code cache is only valid for the generator's own architecture (spec 05 §14): use it for
+  // same-arch builds (faster start-up), never for cross-arch ones.
+  const cfg = { ...base, useCodeCache: sameArch && base.useCodeCache !== false ? true : false, main: bundleFile, output: join(workDir, 'sea-prep.blob') };
   const cfgPath = join(workDir, 'sea-config.json');
   writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
   run(generatorNode, ['--experimental-sea-config', cfgPath], { cwd: workDir });
@@ -321,7 +323,7 @@ export async function buildSea({ arch, bundleFile, prefix = DEFAULT_PREFIX, outD
   const stage = join(outDir, `.${name}.staging-${process.pid}`);
   try {
     const bundleOut = await makeBundle(work, bundleFile);
-    const blob = makeBlob(work, bundleOut, generator.bin);
+    const blob = makeBlob(work, bundleOut, generator.bin, arch === hostArch());
 
     rmSync(stage, { recursive: true, force: true });
     mkdirSync(join(stage, 'lib', 'licenses'), { recursive: true });
