@@ -33,6 +33,7 @@ import { promisify } from 'node:util';
 import * as amqp from 'amqplib';
 import { build } from 'esbuild';
 import pg from 'pg';
+import { envelope } from './agent';
 import { stringify as toYaml } from 'yaml';
 import { applySchema } from '../../scripts/apply-schema.mjs';
 import { encryptJsonValue, encryptionKeyHash } from '../../src/secrets/crypto';
@@ -450,19 +451,8 @@ export async function createExecutions(
 
 // ------------------------------------------------------------------ RabbitMQ: dispatcher and recorder
 
-/** An envelope as upstream producers write it (spec 02 §3.1). */
-export function envelope(messageType: string, payload: unknown, sourceService: string): Record<string, unknown> {
-  const id = randomUUID();
-  return {
-    message_id: id,
-    correlation_id: id,
-    message_type: messageType,
-    version: '1.0',
-    timestamp: new Date().toISOString(),
-    headers: { retry_count: 0, source_service: sourceService },
-    payload,
-  };
-}
+/** An envelope as upstream producers write it (spec 02 §3.1): the control plane harness's one. */
+export { envelope };
 
 async function assertExecutionsExchange(ch: amqp.Channel): Promise<void> {
   // Same flags as the agent's own declaration (spec 02 §2.1), so neither side conflicts.
