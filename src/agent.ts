@@ -152,10 +152,9 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
 
     // 7. Per-worker queues (fatal on mismatch, spec 02 §2.4) — again after every reconnect.
     await declareWorkerQueues(mq, worker.id);
-    mq.onConnect(async (conn) => {
+    mq.onConnect(async () => {
       await declareCommonInfrastructure(mq, wlog);
       await declareWorkerQueues(mq, worker.id);
-      void conn;
     });
 
     // 8. The execution service; settle what a previous process left running.

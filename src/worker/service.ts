@@ -26,7 +26,7 @@ import type { EnvMap } from '../execution/child-env';
 import { buildFailureOutcome, prepareFailureText, runExecution, runtimeFailureText, secretPathsFromSchema, type RuntimeRegistry } from '../execution';
 import type { ExecutionOutcome } from '../execution/types';
 import type { Delivery, ConsumerDecision } from '../mq/consumer';
-import { parseCancelRequest, parseEnvelope, parseExecutionDispatch } from '../mq/messages';
+import { parseCancelRequest, parseEnvelope, parseExecutionDispatch, type CompletionStatus } from '../mq/messages';
 import type { Publisher } from '../mq/publisher';
 import { encryptJsonValue, encryptionKeyHash } from '../secrets/crypto';
 import { toError } from '../errors';
@@ -408,8 +408,8 @@ export class WorkerService {
       await this.opts.publisher.publishExecutionStatusChanged({
         executionId: row.id,
         actionRef: row.actionRef,
-        previousStatus: previousStatus as never,
-        newStatus: newStatus as never,
+        previousStatus,
+        newStatus,
         changedAt: new Date(),
       });
     } catch (e) {
@@ -419,7 +419,7 @@ export class WorkerService {
   }
 
   /** Exactly one ExecutionCompleted: retried only when the broker certainly did not get it. */
-  private async publishCompletion(row: ExecutionRow, status: string, log: Logger): Promise<void> {
+  private async publishCompletion(row: ExecutionRow, status: CompletionStatus, log: Logger): Promise<void> {
     if (row.action === null) {
       // spec 02 §5.2: action_id is not nullable; upstream sends no completion then.
       log.warn('execution has no action id; no ExecutionCompleted sent (as upstream)');
@@ -432,7 +432,7 @@ export class WorkerService {
           executionId: row.id,
           actionId: row.action,
           actionRef: row.actionRef,
-          status: status as never,
+          status,
           result: row.result,
           completedAt: new Date(),
         });
