@@ -75,18 +75,45 @@ export async function extractPackArchive(
   await mkdir(destDir, { recursive: true });
   const stats: ExtractStats = { entries: 0, bytes: 0 };
   const writes: Promise<void>[] = [];
+  // Stops file writes still waiting for data once the archive is refused or unreadable.
+  const stop = new AbortController();
+  try {
+    await parseInto(archivePath, destDir, packRef, limits, stats, writes, stop);
+  } catch (e) {
+    stop.abort();
+    await Promise.allSettled(writes);
+    throw e;
+  }
+  const settled = await Promise.allSettled(writes);
+  const bad = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (bad) throw bad.reason;
+  if (!(await isFile(join(destDir, packRef, 'pack.yaml')))) {
+    throw new PackArchiveError('Pack archive does not contain pack.yaml at its pack root');
+  }
+  return stats;
+}
 
-  await new Promise<void>((resolve, reject) => {
+function parseInto(
+  archivePath: string,
+  destDir: string,
+  packRef: string,
+  limits: PackArchiveLimits,
+  stats: ExtractStats,
+  writes: Promise<void>[],
+  stop: AbortController,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     let failed = false;
     const input = createReadStream(archivePath);
     // Absolute limits below bound the work; node-tar's ratio guard would refuse legitimate,
     // highly compressible packs that upstream accepts.
     const parser = new Parser({ strict: true, maxDecompressionRatio: Number.MAX_SAFE_INTEGER });
-    const fail = (e: unknown): void => {
+    /** Parser errors mean a corrupt archive; `asIs` errors (local I/O while writing) stay what they are. */
+    const fail = (e: unknown, asIs = false): void => {
       if (failed) return;
       failed = true;
       input.destroy();
-      reject(e instanceof PackArchiveError ? e : new PackArchiveError(`Pack archive is not a valid gzip tar: ${toError(e).message}`));
+      reject(asIs || e instanceof PackArchiveError ? e : new PackArchiveError(`Pack archive is not a valid gzip tar: ${toError(e).message}`));
     };
     parser.on('entry', (entry: ReadEntry) => {
       if (failed) {
@@ -100,7 +127,10 @@ export async function extractPackArchive(
           writes.push(contentErrors(entry.path, mkdir(target, { recursive: true })));
         } else {
           const executable = ((entry.mode ?? 0) & 0o111) !== 0;
-          writes.push(writeEntry(entry, target, executable, entry.path));
+          const w = writeEntry(entry, target, executable, stop.signal);
+          // A failed write refuses the archive at once (remaining entries are not read).
+          w.catch((e: unknown) => fail(e, true));
+          writes.push(w);
         }
       } catch (e) {
         entry.resume();
@@ -109,6 +139,7 @@ export async function extractPackArchive(
     });
     parser.on('error', fail);
     input.on('error', (e) => {
+      if (failed) return;
       failed = true;
       reject(e); // the local file: not the archive's fault
     });
@@ -117,13 +148,6 @@ export async function extractPackArchive(
     });
     input.pipe(parser as unknown as NodeJS.WritableStream);
   });
-  const settled = await Promise.allSettled(writes);
-  const bad = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (bad) throw bad.reason;
-  if (!(await isFile(join(destDir, packRef, 'pack.yaml')))) {
-    throw new PackArchiveError('Pack archive does not contain pack.yaml at its pack root');
-  }
-  return stats;
 }
 
 function checkEntry(entry: ReadEntry, packRef: string, stats: ExtractStats, limits: PackArchiveLimits, destDir: string): string {
@@ -143,15 +167,25 @@ function checkEntry(entry: ReadEntry, packRef: string, stats: ExtractStats, limi
   return join(destDir, ...parts);
 }
 
-async function writeEntry(entry: ReadEntry, target: string, executable: boolean, entryPath: string): Promise<void> {
+async function writeEntry(entry: ReadEntry, target: string, executable: boolean, stop: AbortSignal): Promise<void> {
+  const entryPath = entry.path;
   try {
     await mkdir(dirname(target), { recursive: true });
     // `wx`: created exclusively, as upstream (`create_new`): a duplicate entry is an error.
     const handle = await open(target, 'wx');
     await new Promise<void>((resolve, reject) => {
       const out = handle.createWriteStream();
+      const onStop = (): void => {
+        out.destroy();
+        reject(new PackArchiveError('Pack archive extraction stopped'));
+      };
+      if (stop.aborted) return onStop();
+      stop.addEventListener('abort', onStop, { once: true });
       out.on('error', reject);
-      out.on('close', () => resolve());
+      out.on('close', () => {
+        stop.removeEventListener('abort', onStop);
+        resolve();
+      });
       entry.on('error', reject);
       entry.pipe(out);
     });

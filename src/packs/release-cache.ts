@@ -59,10 +59,17 @@ export class ReleaseCache {
   private readonly holds = new Map<string, number>();
   private readonly leaseId: string;
   private readonly host: string;
+  private lastTick = 0;
 
   constructor(private readonly opts: ReleaseCacheOptions) {
     this.host = safeHostname();
     this.leaseId = opts.leaseId ?? `${this.host}-${process.pid}`;
+  }
+
+  /** Strictly increasing "now" so uses within one millisecond still order (LRU). */
+  private tick(): number {
+    this.lastTick = Math.max(Date.now(), this.lastTick + 0.001);
+    return this.lastTick;
   }
 
   get totalBytes(): number {
@@ -103,8 +110,15 @@ export class ReleaseCache {
   }
 
   isReady(digest: string): boolean {
-    const ready = isValidDigest(digest) && isReleaseReadyAt(releaseDir(this.opts.packsBaseDir, digest), digest);
+    const dir = releaseDir(this.opts.packsBaseDir, digest);
+    const ready = isValidDigest(digest) && isReleaseReadyAt(dir, digest);
     if (!ready) this.entries.delete(digest);
+    else if (!this.entries.has(digest)) {
+      // Published by another process sharing the directory: count it (size measured in the background).
+      const entry: Entry = { bytes: 0, lastUsedMs: this.tick() };
+      this.entries.set(digest, entry);
+      void treeBytes(join(dir, 'pack')).then((b) => (entry.bytes = b));
+    }
     return ready;
   }
 
@@ -122,7 +136,7 @@ export class ReleaseCache {
       await rm(join(tmp, 'staging'), { recursive: true, force: true });
       await writeFile(join(tmp, RELEASE_READY_MARKER), digest);
       await this.install(tmp, digest);
-      this.entries.set(digest, { bytes: stats.bytes, lastUsedMs: Date.now() });
+      this.entries.set(digest, { bytes: stats.bytes, lastUsedMs: this.tick() });
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
@@ -149,7 +163,7 @@ export class ReleaseCache {
     const n = (this.holds.get(digest) ?? 0) + 1;
     this.holds.set(digest, n);
     const entry = this.entries.get(digest);
-    if (entry) entry.lastUsedMs = Date.now();
+    if (entry) entry.lastUsedMs = this.tick();
     if (n === 1) this.writeLease(digest);
     let released = false;
     return () => {
@@ -157,7 +171,7 @@ export class ReleaseCache {
       released = true;
       const left = (this.holds.get(digest) ?? 1) - 1;
       const e = this.entries.get(digest);
-      if (e) e.lastUsedMs = Date.now();
+      if (e) e.lastUsedMs = this.tick();
       if (left > 0) {
         this.holds.set(digest, left);
         return;
