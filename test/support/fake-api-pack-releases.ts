@@ -26,7 +26,9 @@ export type PackReleaseFault =
   /** Send headers and half the body, then destroy the socket. */
   | { kind: 'close-mid-body' }
   /** Serve other bytes than stored, with the stored digest in the header (a tampered store). */
-  | { kind: 'tamper' };
+  | { kind: 'tamper' }
+  /** Announce this Content-Length (e.g. over the 100 MiB limit), send the real bytes, close. */
+  | { kind: 'declare-length'; length: number };
 
 export interface StoredRelease {
   bytes: Buffer;
@@ -39,6 +41,8 @@ export interface ArchiveRequest {
   status: number;
   authorized: boolean;
   claims: Record<string, unknown> | null;
+  /** The raw header, so tests can assert it never reaches a log. */
+  authorization: string | null;
   range: string | null;
   at: number;
 }
@@ -73,7 +77,15 @@ export function createPackReleaseArchiveHandler(state: PackReleaseApiState): (re
 }
 
 async function serve(state: PackReleaseApiState, req: IncomingMessage, res: ServerResponse, idText: string): Promise<void> {
-  const record: ArchiveRequest = { releaseId: Number(idText), status: 0, authorized: false, claims: null, range: header(req, 'range'), at: Date.now() };
+  const record: ArchiveRequest = {
+    releaseId: Number(idText),
+    status: 0,
+    authorized: false,
+    claims: null,
+    authorization: header(req, 'authorization'),
+    range: header(req, 'range'),
+    at: Date.now(),
+  };
   state.requests.push(record);
   const reply = (status: number, message: string): void => {
     record.status = status;
@@ -127,10 +139,14 @@ async function serve(state: PackReleaseApiState, req: IncomingMessage, res: Serv
     body = bytes.subarray(start, end + 1);
     headers['content-range'] = `bytes ${start}-${end}/${bytes.length}`;
   }
-  headers['content-length'] = body.length;
+  headers['content-length'] = fault?.kind === 'declare-length' ? fault.length : body.length;
   record.status = status;
   res.writeHead(status, headers);
   if (req.method === 'HEAD') return void res.end();
+  if (fault?.kind === 'declare-length') {
+    res.write(body, () => setTimeout(() => res.socket?.destroy(), 20));
+    return;
+  }
   if (fault?.kind === 'close-mid-body') {
     res.write(body.subarray(0, Math.floor(body.length / 2)), () => setTimeout(() => res.socket?.destroy(), 20));
     return;
