@@ -112,6 +112,9 @@ export class PackReleaseGate implements PackReleaseDirs {
   packDirFor(row: PinnedRow): PackDirAnswer | null {
     const digest = row.packReleaseDigest;
     if (digest === null) return null;
+    // Called while the execution runs (prepare.ts): from now on "not running" means finished.
+    const hold = this.holds.get(row.id);
+    if (hold) hold.seenRunning = true;
     const failure = this.failures.get(row.id);
     if (failure !== undefined) {
       this.failures.delete(row.id);
