@@ -5,7 +5,7 @@
  * consuming — a dispatch for a release being synced joins that download.
  */
 import type { Logger } from '../log';
-import { toError } from '../errors';
+import { AgentError, toError } from '../errors';
 import { ApiPackTransport, type ActiveRelease } from './api-transport';
 import { PackReleaseGate } from './dispatch-gate';
 import type { PackArchiveApi } from './download';
@@ -34,7 +34,13 @@ export interface ApiPackTransportHandle {
 export async function startApiPackTransport(opts: StartApiPackTransportOptions): Promise<ApiPackTransportHandle> {
   const log = opts.log.child({ component: 'packs' });
   const cache = new ReleaseCache({ packsBaseDir: opts.packsBaseDir, maxBytes: opts.maxBytes, log });
-  const scan = await cache.init();
+  const scan = await cache.init().catch((e: unknown) => {
+    throw new AgentError(
+      'INTERNAL',
+      `Cannot use packs_base_dir ${opts.packsBaseDir} for the pack release cache: ${toError(e).message}. Mount a writable volume there (the chart uses an emptyDir) or set packs_base_dir (env ATTUNE__PACKS_BASE_DIR)`,
+      { cause: e },
+    );
+  });
   log.info({ apiUrl: opts.api.baseUrl, packsBaseDir: opts.packsBaseDir, cacheMaxBytes: opts.maxBytes, ...scan }, 'packs.transport api: pack releases come from the Attune API');
   const transport = new ApiPackTransport({ api: opts.api, cache, packsBaseDir: opts.packsBaseDir, log, signal: opts.signal });
   const gate = new PackReleaseGate({ transport, packsBaseDir: opts.packsBaseDir, log, runningExecutionIds: opts.runningExecutionIds, signal: opts.signal });
