@@ -53,7 +53,7 @@ const HOLD_GRACE_MS = 60_000;
 
 export class PackReleaseGate implements PackReleaseDirs {
   private readonly holds = new Map<number, { release: () => void; at: number; seenRunning: boolean }>();
-  private readonly failures = new Map<number, string>();
+  private readonly failures = new Map<number, { error: string; at: number }>();
   private readonly retries = new Map<number, { firstAt: number; count: number }>();
   private readonly sweeper: NodeJS.Timeout;
 
@@ -73,6 +73,7 @@ export class PackReleaseGate implements PackReleaseDirs {
       this.holds.get(row.id)?.release();
       this.holds.set(row.id, { release, at: Date.now(), seenRunning: false });
       this.retries.delete(row.id);
+      this.failures.delete(row.id);
       return 'run';
     } catch (e) {
       release();
@@ -87,7 +88,7 @@ export class PackReleaseGate implements PackReleaseDirs {
     if (e instanceof PackReleaseError && e.kind === 'invalid') {
       log.error({ error }, 'pinned pack release is invalid; the execution fails');
       this.retries.delete(row.id);
-      this.failures.set(row.id, error);
+      this.failures.set(row.id, { error, at: Date.now() });
       return 'run';
     }
     const now = Date.now();
@@ -115,11 +116,9 @@ export class PackReleaseGate implements PackReleaseDirs {
     // Called while the execution runs (prepare.ts): from now on "not running" means finished.
     const hold = this.holds.get(row.id);
     if (hold) hold.seenRunning = true;
+    // Kept (not consumed) so a prepare retried after a PostgreSQL blip gets the same answer.
     const failure = this.failures.get(row.id);
-    if (failure !== undefined) {
-      this.failures.delete(row.id);
-      return { ok: false, error: failure };
-    }
+    if (failure !== undefined) return { ok: false, error: failure.error };
     if (!this.opts.transport.cache.isReady(digest)) {
       return {
         ok: false,
@@ -145,7 +144,7 @@ export class PackReleaseGate implements PackReleaseDirs {
       }
     }
     for (const [id, r] of this.retries) if (now - r.firstAt > 15 * 60_000) this.retries.delete(id);
-    if (this.failures.size > 1000) this.failures.clear();
+    for (const [id, f] of this.failures) if (now - f.at > 10 * 60_000) this.failures.delete(id);
   }
 
   stop(): void {

@@ -48,14 +48,16 @@ export function archiveUrl(baseUrl: string, releaseId: number): string {
 export async function downloadReleaseArchive(api: PackArchiveApi, input: DownloadInput): Promise<DownloadedArchive> {
   const subject = `pack archive for '${input.packRef}'`;
   const url = archiveUrl(api.baseUrl, input.releaseId);
-  const timeout = AbortSignal.timeout(input.timeoutMs ?? DOWNLOAD_TIMEOUT_MS);
+  const timeoutMs = input.timeoutMs ?? DOWNLOAD_TIMEOUT_MS;
+  const timeout = AbortSignal.timeout(timeoutMs);
   const signal = input.signal ? AbortSignal.any([input.signal, timeout]) : timeout;
 
-  let res = await request(api, url, subject, signal);
+  const why = (e: unknown): string => describeFetchError(e, signal, input.signal, timeoutMs);
+  let res = await request(api, url, subject, signal, why);
   if (res.status === 401) {
     await res.body?.cancel().catch(() => undefined);
     api.onUnauthorized();
-    res = await request(api, url, subject, signal);
+    res = await request(api, url, subject, signal, why);
   }
   if (!res.ok) {
     const body = (await res.text().catch(() => '')).slice(0, 1000);
@@ -87,12 +89,12 @@ export async function downloadReleaseArchive(api: PackArchiveApi, input: Downloa
     await fh.close().catch(() => undefined);
     await rm(path, { force: true });
     if (e instanceof PackReleaseError) throw e;
-    throw new PackReleaseError(`Failed to read ${subject}: ${describeFetchError(e, signal, input.signal)}`, 'unavailable', { cause: e });
+    throw new PackReleaseError(`Failed to read ${subject}: ${why(e)}`, 'unavailable', { cause: e });
   }
   return { path, size, sha256: hash.digest('hex') };
 }
 
-async function request(api: PackArchiveApi, url: string, subject: string, signal: AbortSignal): Promise<Response> {
+async function request(api: PackArchiveApi, url: string, subject: string, signal: AbortSignal, why: (e: unknown) => string): Promise<Response> {
   let authorization: string;
   try {
     authorization = await api.authorization();
@@ -102,14 +104,14 @@ async function request(api: PackArchiveApi, url: string, subject: string, signal
   try {
     return await fetch(url, { headers: { authorization, accept: 'application/gzip' }, signal, redirect: 'error' });
   } catch (e) {
-    throw new PackReleaseError(`Failed to download ${subject} from ${url}: ${describeFetchError(e, signal, undefined)}`, 'unavailable', { cause: e });
+    throw new PackReleaseError(`Failed to download ${subject} from ${url}: ${why(e)}`, 'unavailable', { cause: e });
   }
 }
 
 /** undici hides the useful part in `cause` (ECONNREFUSED, "other side closed"). */
-function describeFetchError(e: unknown, signal: AbortSignal, outer: AbortSignal | undefined): string {
+function describeFetchError(e: unknown, signal: AbortSignal, outer: AbortSignal | undefined, timeoutMs: number): string {
   if (outer?.aborted) return 'aborted (the agent is stopping)';
-  if (signal.aborted) return `no complete answer within ${Math.round(DOWNLOAD_TIMEOUT_MS / 1000)} s (timed out)`;
+  if (signal.aborted) return `no complete answer within ${timeoutMs / 1000} s (timed out)`;
   const err = toError(e);
   const cause = (err as { cause?: unknown }).cause;
   if (cause instanceof Error) {
