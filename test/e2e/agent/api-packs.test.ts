@@ -167,6 +167,20 @@ describe('packs.transport api', () => {
     expect(api.downloads(r.releaseId)).toBe(1);
   });
 
+  it('pack.registered makes the announced release local before its first execution', async () => {
+    const r = await newRelease();
+    const pack = (await e.cp.query('SELECT id FROM pack WHERE ref = $1', [PACK])).rows[0]!;
+    await e.cp.publishRaw(
+      'pack.registered',
+      envelope('PackRegistered', { pack_id: Number(pack.id), pack_ref: PACK, version: 'x', runtime_names: ['shell'], release_id: r.releaseId, release_digest: r.digest }, 'api-service'),
+      EXCHANGES.events,
+    );
+    await pollUntil(() => releaseDirs().includes(r.digest), 15_000, 'the announced release to be cached');
+    expect(api.downloads(r.releaseId)).toBe(1);
+    expect((await runEcho('registered')).row.status).toBe('completed');
+    expect(api.downloads(r.releaseId)).toBe(1);
+  });
+
   it('pack.deleted removes the listed release trees', async () => {
     const r = await newRelease();
     await runEcho('before-delete');
@@ -201,6 +215,20 @@ describe('packs.transport api', () => {
 });
 
 describe('packs.transport api configuration', () => {
+  it('starts and serves when the API is unreachable, saying so once at start-up', async () => {
+    const { unusedPort } = await import('../../support/amqp');
+    const dead = `http://127.0.0.1:${await unusedPort()}`;
+    const { agent: a } = await e.startAgent({ env: { ...apiEnv(), ATTUNE_API_URL: dead, ATTUNE__PACKS_BASE_DIR: join(e.workDir, 'unreachable-packs') } });
+    try {
+      const line = await a.waitForLog(/start-up pack sync incomplete/, 30_000);
+      expect(line).toMatchObject({ level: 'warn', errors: 1, apiUrl: dead });
+      const detail = a.findLogs('start-up sync of an active pack release failed')[0]!;
+      expect(String(detail.error)).toMatch(/ECONNREFUSED/);
+    } finally {
+      await a.stop();
+    }
+  });
+
   it('refuses to start without ATTUNE_API_URL or with a blank jwt secret, naming what to set', async () => {
     const noUrl = e.spawnAgent({ env: { ...apiEnv(), ATTUNE_API_URL: undefined } as Record<string, string | undefined> });
     expect((await noUrl.exited).code).toBe(1);
