@@ -15,7 +15,7 @@
  *   again) or keeps it.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { lstat, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -177,10 +177,12 @@ export class ReleaseCache {
         return;
       }
       this.holds.delete(digest);
+      const dir = join(leasesRoot(this.opts.packsBaseDir), digest);
       try {
-        unlinkSync(join(leasesRoot(this.opts.packsBaseDir), digest, this.leaseId));
+        unlinkSync(join(dir, this.leaseId));
+        rmdirSync(dir); // only when no other process holds a lease (ENOTEMPTY otherwise)
       } catch {
-        /* already gone (pack.deleted, a test wiping the dir) */
+        /* another lease is there, or already gone (a test wiping the dir) */
       }
     };
   }

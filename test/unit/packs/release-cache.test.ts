@@ -105,7 +105,9 @@ describe('ReleaseCache', () => {
     holdA(); // idempotent: d's hold is unaffected
     expect(await c.enforceBound()).toEqual([a!.digest]);
     expect(isReleaseReady(base, d!.digest)).toBe(true);
+    expect(readdirSync(join(base, '.releases', 'leases')).sort()).toEqual([d!.digest]); // lease file while held
     holdD();
+    expect(readdirSync(join(base, '.releases', 'leases'))).toEqual([]); // and gone with the last hold
     expect(await c.enforceBound()).toEqual([d!.digest]);
     expect(cacheRootNames()).toEqual([]);
   });
