@@ -8,6 +8,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { checkRunConfig } from './config/run-checks';
+import { listActivePackReleases } from './db/queries/list-active-pack-releases';
+import { createInterimPackArchiveApi, packsTransportProblems, resolvePacksTransport, startApiPackTransport, type ApiPackTransportHandle } from './packs';
 import type { Config } from './config/types';
 import { ConfigError, AgentError, toError } from './errors';
 import type { Logger } from './log';
@@ -46,6 +48,8 @@ type Release = { name: string; fn: () => Promise<void> };
 export async function runAgent(opts: RunAgentOptions): Promise<number> {
   const { config, env, log } = opts;
   const problems = checkRunConfig(config, env);
+  const packsTransport = resolvePacksTransport(config, existsSync); // issue 15: spec 06 §1 `auto`
+  problems.push(...packsTransportProblems(config, env, packsTransport));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const releases: Release[] = [];
@@ -83,10 +87,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
 
     // 2. Writable directories (upstream: artifacts dir creation failure is fatal).
     ensureWritableDir(config.artifactsDir, 'artifacts_dir');
-    if (config.packsTransport === 'auto' && !existsSync(join(config.packsBaseDir, '.attune-packs-sentinel'))) {
-      // Upstream would switch to the API transport here; this agent reads packs from the volume only.
-      log.info({ packsBaseDir: config.packsBaseDir }, 'packs.transport auto: using the packs volume');
-    }
+    log.info({ configured: config.packsTransport, transport: packsTransport, packsBaseDir: config.packsBaseDir }, 'pack transport selected');
 
     // 3. PostgreSQL: connect with retry, epoch check, wait for the schema.
     const startupTimeoutMs = config.agent.startupTimeoutSec * 1000;
@@ -157,6 +158,23 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       await declareWorkerQueues(mq, worker.id);
     });
 
+    // 7b. issue 15: API pack transport (src/packs): release cache, downloader, background start-up sync.
+    let apiPacks: ApiPackTransportHandle | null = null;
+    if (packsTransport === 'api') {
+      apiPacks = await startApiPackTransport({
+        packsBaseDir: config.packsBaseDir,
+        maxBytes: config.packsCacheMaxBytes,
+        // INTERIM until src/api (issue 13) is merged: the lead wires its worker-token client here.
+        api: createInterimPackArchiveApi({ baseUrl: env.ATTUNE_API_URL ?? '', jwtSecret: config.security.jwtSecret ?? '', workerId: worker.id }),
+        log: wlog,
+        signal: stopSignal.signal,
+        runningExecutionIds: () => service?.runningIds() ?? [],
+        listActiveReleases: () => listActivePackReleases(pool),
+      });
+      const handle = apiPacks;
+      releases.push({ name: 'pack transport', fn: async () => handle.stop() });
+    }
+
     // 8. The execution service; settle what a previous process left running.
     const advertised = (caps.capabilities.runtime_versions ?? {}) as Record<string, string[]>;
     service = new WorkerService({
@@ -172,6 +190,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       detectedShell: detected?.find((d) => d.name === 'shell')?.path ?? null,
       log: wlog,
       metrics,
+      packReleases: apiPacks?.gate ?? null,
     });
     const recovered = await service.recoverAbandoned();
     if (recovered > 0) wlog.warn({ count: recovered }, 'executions left running by a previous agent process were marked abandoned');
@@ -191,7 +210,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     const queues = workerQueueNames(worker.id);
     const tags = workerConsumerTags(worker.id);
     const svc = service;
-    const packEvents = new PackEvents({ db: pool, config, env, baseEnv, workerId: worker.id, capabilities: caps.capabilities, log: wlog });
+    const packEvents = new PackEvents({ db: pool, config, env, baseEnv, workerId: worker.id, capabilities: caps.capabilities, log: wlog, packReleases: apiPacks?.events ?? null });
     const consumers: Consumer[] = [];
     const cancelConsumer = await startConsumer(mq, { queue: queues.cancel, consumerTag: tags.cancel, prefetch: CONSUMER_PREFETCH.cancel, handler: (d) => svc.handleCancel(d), log: wlog });
     const packsConsumer = await startConsumer(mq, { queue: queues.packs, consumerTag: tags.packs, prefetch: CONSUMER_PREFETCH.packs, handler: (d) => packEvents.handle(d), log: wlog });

@@ -8,7 +8,7 @@
 //   --issue-sizes  the issue's counts (throughput 5000, soak 20 000) — now also the default
 //   --levels    throughput concurrency levels (default 1,4,16), e.g. 16 for profiling
 //   --out DIR   where latest.json / latest.md go (default bench-results/, gitignored)
-//   --only      sections: detection,startup,overhead,throughput,heavy,soak
+//   --only      sections: detection,startup,overhead,throughput,heavy,soak,apipacks
 //   --agent     sea = the single executable (needs root: it runs from /opt/attune/agent inside a
 //               private mount namespace), node = `node dist/attune-agent.cjs`; auto = sea when
 //               dist/agent-linux-<arch>/attune-agent exists
@@ -37,6 +37,7 @@ import { benchOverhead } from './sections/overhead.mjs';
 import { benchThroughput } from './sections/throughput.mjs';
 import { benchHeavy } from './sections/heavy.mjs';
 import { benchSoak } from './sections/soak.mjs';
+import { benchApiPacks } from './sections/api-packs.mjs';
 import { celeryVersion } from './baselines/celery.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -80,6 +81,7 @@ const SECTIONS = [
   ['throughput', 'throughput', benchThroughput],
   ['heavy', 'heavyOutput', benchHeavy],
   ['soak', 'soak', benchSoak],
+  ['apipacks', 'apiPacks', benchApiPacks],
 ];
 
 function parseArgs(argv) {
@@ -113,7 +115,7 @@ function parseArgs(argv) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.help) {
-    process.stdout.write('usage: node scripts/bench/index.mjs [--quick|--issue-sizes] [--levels 1,4,16] [--out DIR] [--only detection,startup,overhead,throughput,heavy,soak] [--agent auto|sea|node] [--cpu-prof DIR] [--bundle FILE] [--node BIN] [--keep]\n');
+    process.stdout.write('usage: node scripts/bench/index.mjs [--quick|--issue-sizes] [--levels 1,4,16] [--out DIR] [--only detection,startup,overhead,throughput,heavy,soak,apipacks] [--agent auto|sea|node] [--cpu-prof DIR] [--bundle FILE] [--node BIN] [--keep]\n');
     return 0;
   }
   const notes = [];

@@ -94,6 +94,8 @@ export interface Config {
   readonly runtimeEnvsDir: string;
   readonly artifactsDir: string;
   readonly packsTransport: Transport;
+  /** Our key `packs.cache_max_bytes` (issue 15): bound of the API transport's release cache. */
+  readonly packsCacheMaxBytes: number;
   readonly artifactsTransport: Transport;
   readonly defaultExecutionTimeoutSec: number;
   readonly server: { readonly host: string; readonly port: number };

@@ -108,6 +108,8 @@ export function validateConfig(raw: RawConfig, ctx: ValidateContext): ValidateRe
     runtimeEnvsDir: r.str('runtime_envs_dir', DEFAULTS.runtimeEnvsDir),
     artifactsDir: r.str('artifacts_dir', DEFAULTS.artifactsDir),
     packsTransport: r.oneOf('packs.transport', TRANSPORTS, 'auto'),
+    // issue 15 (our key): default 1 GiB, half of the chart's 2 Gi packs emptyDir.
+    packsCacheMaxBytes: r.int('packs.cache_max_bytes', 1024 * 1024 * 1024, { min: 1024 * 1024 }),
     artifactsTransport: r.oneOf('artifacts.transport', TRANSPORTS, 'auto'),
     defaultExecutionTimeoutSec: r.int('default_execution_timeout_seconds', 600, { min: 1 }),
     server: { host: r.str('server.host', '0.0.0.0'), port: r.int('server.port', 8080, { min: 1, max: 65535 }) },

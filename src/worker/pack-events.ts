@@ -19,6 +19,7 @@ import { parseRuntimeExecutionConfig } from '../execution/runtimes';
 import type { ConsumerDecision, Delivery } from '../mq/consumer';
 import { isValidPackRef, parseEnvelope, parsePackDeleted, parsePackRegistered, parsePackTestRequested } from '../mq/messages';
 import { toError } from '../errors';
+import type { ReleaseEventsHook } from '../packs';
 import type { Capabilities } from './capabilities';
 import { buildVerifiedRuntimeVersions, verifyAllRuntimeVersions } from './version-verify';
 
@@ -30,6 +31,8 @@ export interface PackEventsOptions {
   workerId: number;
   /** The capabilities registered at start-up; `runtime_versions` is rewritten here. */
   capabilities: Capabilities;
+  /** issue 15: API pack transport cache updates (src/packs); null/absent = volume transport. */
+  packReleases?: ReleaseEventsHook | null;
   log: Logger;
 }
 
@@ -44,6 +47,7 @@ export class PackEvents {
     const env = parseEnvelope(d.body);
     if (!env.ok) return this.reject(env.error);
     const type = env.envelope.message_type;
+    await this.opts.packReleases?.onPackEvent(type, env.envelope.payload); // issue 15: API pack cache (never throws)
     if (type === 'PackRegistered') {
       const p = parsePackRegistered(env.envelope.payload);
       if (!p.ok) return this.reject(p.error);

@@ -24,6 +24,7 @@ import { interpreterIsAvailable } from '../execution/plan';
 import { normalizeRuntimeName } from '../detect';
 import type { EnvMap } from '../execution/child-env';
 import type { ExecutionRequest, RuntimeExecutionConfig } from '../execution/types';
+import type { PackReleaseDirs } from '../packs';
 import { restoreSecretParameters, SecretRestoreError } from '../secrets/restore';
 import { packRefOf, resolveTimeoutSec } from './dispatch-rules';
 import { generateExecutionToken } from './execution-token';
@@ -73,6 +74,8 @@ export interface PrepareContext {
   verifiedReleases: Set<string>;
   /** Path of the shell detection found (`/bin/bash` or `/bin/sh`), if any. */
   detectedShell?: string | null;
+  /** issue 15: API pack transport (src/packs); null/absent = volume transport. */
+  packReleases?: PackReleaseDirs | null;
 }
 
 export interface PreparedExecution {
@@ -166,7 +169,10 @@ export async function prepareExecution(row: ExecutionRow, ctx: PrepareContext): 
 
   runtimeConfig = withShellFallback(runtime, runtimeConfig, ctx);
 
-  const packDir = resolvePackDir(ctx.config.packsBaseDir, row, packRef, ctx.verifiedReleases);
+  // issue 15 (src/packs): API-transport releases were made local at dispatch (service.ts).
+  const apiRelease = ctx.packReleases?.packDirFor(row) ?? null;
+  if (apiRelease && !apiRelease.ok) throw new PrepareError(apiRelease.error, 'prepare');
+  const packDir = apiRelease ? apiRelease.packDir : resolvePackDir(ctx.config.packsBaseDir, row, packRef, ctx.verifiedReleases);
 
   // spec 04 §4.2 step 6: restore secret parameters.
   const secretRows = row.config === null ? [] : await listExecutionSecretValues(ctx.db, 'execution_config', row.id);

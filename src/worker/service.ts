@@ -33,6 +33,7 @@ import { toError } from '../errors';
 import { isPermanentError } from '../mq/retriable';
 import { sleep } from '../util/sleep';
 import { Semaphore } from '../util/semaphore';
+import type { PackReleaseGate } from '../packs';
 import { decideDispatch, wireStatuses } from './dispatch-rules';
 import { PrepareError, prepareExecution } from './prepare';
 
@@ -54,6 +55,8 @@ export interface WorkerServiceOptions {
   killGraceMs?: number;
   /** How long to keep retrying a final DB write / completion publish before giving up. */
   settleRetryMs?: number;
+  /** issue 15: API pack transport (src/packs); null/absent = volume transport. */
+  packReleases?: PackReleaseGate | null;
 }
 
 interface InFlight {
@@ -123,6 +126,9 @@ export class WorkerService {
         return 'ack';
       }
       const before = row as ExecutionRow;
+      // issue 15 (src/packs): API pack transport — the pinned release is made local before `running`.
+      const gate = this.opts.packReleases ? await this.opts.packReleases.beforeRun(before) : 'run';
+      if (gate !== 'run') return gate;
       // The guarded UPDATE decides which copy of a duplicated dispatch runs (see the query).
       const running = await markExecutionRunning(this.opts.db, before.id);
       if (!running) {
@@ -231,6 +237,7 @@ export class WorkerService {
           advertisedVersions: this.opts.advertisedVersions,
           verifiedReleases: this.verifiedReleases,
           detectedShell: this.opts.detectedShell ?? null,
+          packReleases: this.opts.packReleases ?? null, // issue 15
         }),
       (e) => e instanceof PrepareError,
     );

@@ -72,6 +72,15 @@ export function buildRows(results, meta) {
   if (k && !k.error) {
     rows.push(row('6 soak', `RSS start (after ${k.warmupExecutions}) / middle / end, c=${k.concurrency}, ${k.perSecond}/s`, k.executions, `${k.rssMiB.start} / ${k.rssMiB.middle} / ${k.rssMiB.end} MiB`, `${fmtMiB(k.rssMiB.start)} (start)`, { value: k.growthPct, text: `${k.growthPct >= 0 ? '+' : ''}${k.growthPct} %` }, { text: '< +10 %', check: (v) => v < 10 }));
   } else rows.push(errorRow('6 soak', k));
+
+  const a = results.apiPacks;
+  if (a && !a.error) {
+    const kib = `${round(a.archiveBytes / 1024, 0)} KiB archive`;
+    for (const q of ['p50', 'p95']) {
+      const diff = a.coldMs[q] - a.warmMs[q];
+      rows.push(row('7 API packs', `pinned release over the API, ${q}: cold cache (download + verify + unpack, ${kib}) vs warm cache`, a.executions, fmtMs(a.coldMs[q]), fmtMs(a.warmMs[q]), { value: round(diff, 2), text: `${diff >= 0 ? '+' : ''}${round(diff, 1)} ms` }));
+    }
+  } else if (a) rows.push(errorRow('7 API packs', a));
   void meta;
   return rows;
 }

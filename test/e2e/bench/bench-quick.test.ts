@@ -133,14 +133,27 @@ describe('npm run bench -- --quick', () => {
     positive(k.perSecond);
   });
 
+  it('API packs: cold- and warm-cache latencies of a pinned release, one download per cold run', () => {
+    const a = doc.apiPacks;
+    positive(a.executions);
+    positive(a.archiveBytes);
+    for (const q of ['p50', 'p95']) {
+      positive(a.coldMs[q]);
+      positive(a.warmMs[q]);
+      num(a.diffMs[q]);
+    }
+    // One start-up sync plus one per cold execution; warm executions download nothing.
+    expect(a.downloads).toBe(a.executions + 1);
+  });
+
   it('the table has target and met? columns and a row per figure, also in latest.md', () => {
     const md = readFileSync(join(out, 'latest.md'), 'utf8');
     expect(md).toContain('| target | met? |');
     expect(run.stdout).toContain('| target | met? |');
     expect(md).toContain(doc.meta.agentLabel);
     const rows = doc.rows as Json[];
-    // 3 detection + 3 start-up + 3 overhead + 6 throughput + 2 heavy + 1 soak
-    expect(rows).toHaveLength(18);
+    // 3 detection + 3 start-up + 3 overhead + 6 throughput + 2 heavy + 1 soak + 2 API packs
+    expect(rows).toHaveLength(20);
     for (const r of rows) expect(r.measure).not.toMatch(/^(failed|not run)/);
     expect(rows.filter((r) => r.target !== '—').every((r) => typeof r.met === 'boolean')).toBe(true);
   });
