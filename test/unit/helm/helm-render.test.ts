@@ -5,11 +5,12 @@
 // (test/support/k8s-schema.ts).
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { describe, expect, it } from 'vitest';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 
 import { helmLint, helmTemplate } from '../../support/helm';
 import { validateK8sObject, type K8sObject } from '../../support/k8s-schema';
-import { coalesce, defaultValues, exampleFiles, loadYaml, type Values } from './chart-helpers';
+import { REPO_ROOT, coalesce, defaultValues, exampleFiles, loadYaml, type Values } from './chart-helpers';
 
 const deployments = (objs: K8sObject[]): any[] => objs.filter((o) => o.kind === 'Deployment');
 const envOf = (c: any): Record<string, any> => Object.fromEntries((c.env ?? []).map((e: any) => [e.name, e.value ?? e.valueFrom]));
@@ -170,4 +171,21 @@ describe('helm lint --strict / helm template (real helm v4)', () => {
     expect(dep.metadata.name).toHaveLength(63);
     expect(dep.spec.template.metadata.labels['app.kubernetes.io/component']).toBe(`action-worker-${name}`.slice(0, 63));
   });
+});
+
+describe('upstream values files, unchanged (attune-charts ci/*.yaml @52dd0e6)', () => {
+  for (const [file, mode] of [['upstream-ci-shared-volume-values.yaml', 'sharedVolume'], ['upstream-ci-object-values.yaml', 'object']] as const) {
+    it(`${file} lints and renders schema-valid objects in storage.mode ${mode}, envFrom security.existingSecret`, () => {
+      const path = join(REPO_ROOT, 'test', 'fixtures', 'helm', file);
+      const lint = helmLint([path]);
+      expect(lint.status, lint.out).toBe(0);
+      const r = helmTemplate([path]);
+      expect(r.status, r.out).toBe(0);
+      expectValidObjects(r.objects);
+      const worker = deployments(r.objects)[0].spec.template.spec.containers[0];
+      expect(worker.envFrom).toEqual([{ secretRef: { name: 'verify-runtime' } }]);
+      const config = parseYaml((r.objects.find((o) => o.kind === 'ConfigMap') as any).data['config.yaml']);
+      expect(config.packs.transport).toBe(mode === 'object' ? 'api' : 'volume');
+    });
+  }
 });
