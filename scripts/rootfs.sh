@@ -15,7 +15,7 @@
 # chroots) and the packages from scripts/install-build-deps.sh. Prints DEST on success.
 set -eu
 
-name="${1:?usage: rootfs.sh debian|busybox|musl|empty|busybox-arm64 [DEST]}"
+name="${1:?usage: rootfs.sh debian|node-builder|busybox|musl|empty|busybox-arm64 [DEST]}"
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cache="${ATTUNE_AGENT_CACHE_DIR:-$here/.cache}"
 dest="${2:-$cache/rootfs/$name}"
@@ -24,6 +24,9 @@ host_arch="$(dpkg --print-architecture)"
 
 case "$name" in
   debian) recipe="v1 debootstrap --variant=minbase --include=python3 bookworm $host_arch" ;;
+  # Base of the stand-in for node:24-bookworm-slim in the hermetic Dockerfile builder test: the
+  # builder stage's build tools preinstalled, so nothing is fetched inside the build.
+  node-builder) recipe="v1 debootstrap --variant=minbase --include=binutils,patchelf,xz-utils bookworm $host_arch" ;;
   busybox) recipe="v1 busybox-static:$host_arch" ;;
   musl) recipe="v1 busybox-static:$host_arch musl:$host_arch" ;;
   empty) recipe="v1 empty" ;;
@@ -99,10 +102,12 @@ rm -rf "$work"
 mkdir -p "$work"
 
 case "$name" in
-  debian)
+  debian|node-builder)
     mirror="$(apt_mirror)"
-    echo "rootfs.sh: debootstrap --variant=minbase --include=python3 bookworm from $mirror (a few minutes, once)" >&2
-    if ! debootstrap --variant=minbase --include=python3 bookworm "$work" "$mirror" >"$work.log" 2>&1; then
+    include=python3
+    [ "$name" = node-builder ] && include=binutils,patchelf,xz-utils
+    echo "rootfs.sh: debootstrap --variant=minbase --include=$include bookworm from $mirror (a few minutes, once)" >&2
+    if ! debootstrap --variant=minbase --include="$include" bookworm "$work" "$mirror" >"$work.log" 2>&1; then
       echo "rootfs.sh: debootstrap failed (mirror $mirror); last lines of $work.log:" >&2
       tail -n 20 "$work.log" >&2
       exit 1

@@ -4,9 +4,9 @@
  * signal handlers. Order follows spec 01 §7.1 with our additions (retries, schema wait,
  * recovery of abandoned executions, health endpoint).
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { accessSync, existsSync, mkdirSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { checkRunConfig } from './config/run-checks';
 import { listActivePackReleases } from './db/queries/list-active-pack-releases';
 import { createInterimPackArchiveApi, packsTransportProblems, resolvePacksTransport, startApiPackTransport, type ApiPackTransportHandle } from './packs';
@@ -34,6 +34,7 @@ import { WorkerService } from './worker/service';
 import { PackEvents } from './worker/pack-events';
 import { createMetrics, startHealthServer, type HealthServer } from './health';
 import { AGENT_VERSION } from './version';
+import { ACCESS_WRITE_DIR, checkSandbox } from './worker/sandbox-check';
 
 export interface RunAgentOptions {
   config: Config;
@@ -88,6 +89,8 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     // 2. Writable directories (upstream: artifacts dir creation failure is fatal).
     ensureWritableDir(config.artifactsDir, 'artifacts_dir');
     log.info({ configured: config.packsTransport, transport: packsTransport, packsBaseDir: config.packsBaseDir }, 'pack transport selected');
+    // 2b. What this container allows (non-root uid, read-only root, writable mounts; spec 07 §8.2).
+    for (const f of checkSandbox(sandboxFacts(config, env, packsTransport), isWritableDir)) log[f.level]({ check: f.code, path: f.path }, f.message);
 
     // 3. PostgreSQL: connect with retry, epoch check, wait for the schema.
     const startupTimeoutMs = config.agent.startupTimeoutSec * 1000;
@@ -275,6 +278,30 @@ function ensureWritableDir(dir: string, key: string): void {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
     throw new AgentError('INTERNAL', `Cannot create ${key} ${dir}: ${toError(e).message}. Mount a writable volume there or set ${key} (env ATTUNE__${key.toUpperCase()})`, { cause: e });
+  }
+}
+
+function sandboxFacts(config: Config, env: NodeJS.ProcessEnv, packsTransport: Config['packsTransport']): Parameters<typeof checkSandbox>[0] {
+  return {
+    uid: process.getuid?.(),
+    gid: process.getgid?.(),
+    tmpDir: tmpdir(),
+    home: env.HOME,
+    runtimeEnvsDir: config.runtimeEnvsDir,
+    packsBaseDir: config.packsBaseDir,
+    packsTransport,
+  };
+}
+
+/** Writable for this process: the directory itself, or (not created yet) its nearest existing parent. */
+function isWritableDir(dir: string): boolean {
+  let d = dir;
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  try {
+    accessSync(d, ACCESS_WRITE_DIR);
+    return true;
+  } catch {
+    return false;
   }
 }
 

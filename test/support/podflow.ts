@@ -9,6 +9,9 @@
  *     urandom, tty (what runc provides);
  *   - the hostname set (a pod's hostname is its name);
  *   - optionally a read-only root filesystem (`securityContext.readOnlyRootFilesystem`);
+ *   - optionally a non-root user: `chroot --userspec` switches to uid/gid (+ supplementary groups,
+ *     e.g. the pod's fsGroup) after entering the root, which clears every capability, and
+ *     `setpriv --no-new-privs` stands for `allowPrivilegeEscalation: false`;
  *   - `command` as PID 1, with exactly `env` as its environment (no host variables leak in).
  *
  * Every mount lives in the container's private mount namespace, so nothing shows up in (or
@@ -17,7 +20,7 @@
  * when the `unshare` parent is killed. Needs root.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface VolumeMount {
@@ -42,6 +45,10 @@ export interface ContainerSpec {
   readonly env: Readonly<Record<string, string>>;
   readonly hostname?: string;
   readonly readOnlyRootFilesystem?: boolean;
+  /** securityContext runAsUser / runAsGroup, plus supplementary groups (fsGroup, supplementalGroups). */
+  readonly runAs?: { readonly uid: number; readonly gid: number; readonly groups?: readonly number[] };
+  /** securityContext.allowPrivilegeEscalation: false → the no_new_privs bit. */
+  readonly noNewPrivs?: boolean;
   /** Directory for the overlay's upper/work/merged dirs (removed by the caller). */
   readonly workDir: string;
 }
@@ -106,6 +113,32 @@ function setupScript(spec: ContainerSpec, dirs: { upper: string; work: string; m
   return lines.join('\n');
 }
 
+/** `[setpriv --no-new-privs] chroot [--userspec=uid:gid --groups=…]`, the root dir follows. */
+function privilegeArgs(spec: ContainerSpec): string[] {
+  const args = spec.noNewPrivs ? ['/usr/bin/setpriv', '--no-new-privs'] : [];
+  args.push('/usr/sbin/chroot');
+  if (spec.runAs) {
+    args.push(`--userspec=${spec.runAs.uid}:${spec.runAs.gid}`);
+    args.push(`--groups=${[...new Set([spec.runAs.gid, ...(spec.runAs.groups ?? [])])].join(',')}`);
+  }
+  return args;
+}
+
+/**
+ * What the kubelet does to a volume for the pod's `fsGroup`: group ownership `gid`, group
+ * read/write (and setgid on directories, so new files inherit the group) for everything in it.
+ */
+export function applyFsGroup(dir: string, gid: number): void {
+  const walk = (p: string): void => {
+    const st = lstatSync(p);
+    if (st.isSymbolicLink()) return;
+    chownSync(p, st.uid, gid);
+    chmodSync(p, (st.mode & 0o7777) | (st.isDirectory() ? 0o2070 : 0o060));
+    if (st.isDirectory()) for (const e of readdirSync(p)) walk(join(p, e));
+  };
+  walk(dir);
+}
+
 /** Start a container; its output is collected, JSON lines parsed (the agent logs with pino). */
 export function startContainer(spec: ContainerSpec): Container {
   const base = join(spec.workDir, `ctr-${spec.name}-${Date.now().toString(36)}`);
@@ -118,7 +151,7 @@ export function startContainer(spec: ContainerSpec): Container {
       '--mount', '--uts', '--pid', '--fork', '--kill-child', '--propagation', 'private',
       '/bin/sh', '-c', setupScript(spec, dirs), 'container-setup',
       // Host tools, run before the root changes: a clean environment, then chroot into the image.
-      '/usr/bin/env', '-i', ...envArgs, '/usr/sbin/chroot', dirs.merged, ...spec.command,
+      '/usr/bin/env', '-i', ...envArgs, ...privilegeArgs(spec), dirs.merged, ...spec.command,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } },
   );
@@ -228,7 +261,7 @@ export function startContainer(spec: ContainerSpec): Container {
       const isCommand = (): boolean => {
         try {
           const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-          return readlinkSync(`/proc/${pid}/root`) !== '/' && comm !== 'chroot';
+          return readlinkSync(`/proc/${pid}/root`) !== '/' && comm !== 'chroot' && comm !== 'setpriv';
         } catch {
           return false;
         }

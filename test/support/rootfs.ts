@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { RUNTIME_CANDIDATES } from '../../src/detect/candidates';
 import { CONTAINER_PATH, INSTALL_DIR, REPO_ROOT, runAsync, type RunResult, type SeaArch } from './sea';
 
-export type RootName = 'debian' | 'busybox' | 'musl' | 'empty' | 'busybox-arm64';
+export type RootName = 'debian' | 'node-builder' | 'busybox' | 'musl' | 'empty' | 'busybox-arm64';
 
 /** Path of the cached root, built by scripts/rootfs.sh when missing (debian: a few minutes once). */
 export async function ensureRootfs(name: RootName): Promise<string> {

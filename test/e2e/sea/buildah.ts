@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ensureRootfs } from '../../support/rootfs';
 import { REPO_ROOT, runAsync, type RunResult } from '../../support/sea';
 
-const STORAGE = ['--root', join(process.env.ATTUNE_AGENT_CACHE_DIR || join(REPO_ROOT, '.cache'), 'buildah', 'root'), '--runroot', '/run/attune-buildah-test', '--storage-driver', 'vfs'];
+export const STORAGE = ['--root', join(process.env.ATTUNE_AGENT_CACHE_DIR || join(REPO_ROOT, '.cache'), 'buildah', 'root'), '--runroot', '/run/attune-buildah-test', '--storage-driver', 'vfs'];
 const CONTAINER_ENV_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export function buildah(args: readonly string[], timeoutMs = 600_000): Promise<RunResult> {

@@ -2,8 +2,7 @@
  * docker/Dockerfile.agent, built for real with buildah (no Docker engine here) from the prebuilt
  * bundle (`--build-arg AGENT_SOURCE=prebuilt`, the context's dist/agent-linux-<arch>/).
  *
- * Not built here: the `builder` stage, whose `npm ci` and `npm pack node-linux-*` need the npm
- * registry from inside the build; docker/README.md describes how it was checked by hand.
+ * The `builder` stage is built (hermetically, no network) by test/e2e/k8s/dockerfile-builder.test.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';

@@ -1,17 +1,16 @@
 // Shared helpers for the chart tests: file locations, Helm-style value merging, schema errors.
 import { readFileSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import which from 'which';
 
-export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
-export const CHART_DIR = join(REPO_ROOT, 'docker', 'helm', 'attune-agent-workers');
+import { CHART_DIR } from '../../support/helm';
+import { REPO_ROOT } from '../../support/sea';
+
+export { CHART_DIR, REPO_ROOT };
 export const EXAMPLES_DIR = join(CHART_DIR, 'examples');
 export const COMPOSE_FILE = join(REPO_ROOT, 'docker', 'docker-compose.agent-workers.yaml');
-
-export const helmPath: string | null = which.sync('helm', { nothrow: true });
-export const hasHelm = helmPath !== null;
+export const COMPOSE_OBJECT_FILE = join(REPO_ROOT, 'docker', 'docker-compose.agent-workers.object.yaml');
 
 export type Values = Record<string, unknown>;
 
