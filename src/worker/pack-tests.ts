@@ -1,0 +1,278 @@
+/**
+ * The `worker.<id>.packtests` consumer (spec 07 §1.2, upstream `handle_pack_test` @f3e5d1c):
+ * validate the delivery against its claimed `pack_install` row, run the pack's tests and
+ * finish the install. Nothing is published on MQ — results live only in PostgreSQL. Prefetch
+ * is 1, so the delivery stays unacked for the whole run. An error escaping the steps marks
+ * the install failed with its text and dead-letters the delivery.
+ */
+import { createHash } from 'node:crypto';
+import { lstat, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { Config } from '../config/types';
+import type { Logger } from '../log';
+import { toError } from '../errors';
+import type { Queryable } from '../db/rows';
+import type { PackInstallRow } from '../db/models/pack-install';
+import { getPackInstall } from '../db/queries/get-pack-install';
+import { finishPackInstall, type FinishPackInstallInput } from '../db/queries/finish-pack-install';
+import { getPackByRef } from '../db/queries/get-pack-by-ref';
+import { getRuntimeByRef } from '../db/queries/get-runtime-by-ref';
+import { insertPackTestExecution } from '../db/queries/insert-pack-test-execution';
+import { interpreterFor } from '../envs';
+import { parseRuntimeExecutionConfig } from '../execution/runtimes';
+import type { ConsumerDecision, Delivery } from '../mq/consumer';
+import { parseEnvelope, parsePackTestRequested, type PackTestRequestedPayload } from '../mq/messages';
+import { checkPackTestPolicy, isPackTestAccepted, parsePackTestConfig } from './pack-test-config';
+import type { PackReleaseCache } from './pack-cache';
+import { runPackTests } from './pack-test-runner';
+
+export interface PackTestsOptions {
+  db: Queryable;
+  config: Config;
+  workerId: number;
+  packCache: PackReleaseCache;
+  log: Logger;
+}
+
+/** spec 07 §1.6: `PACK_INSTALL_ACTIVE_TTL_SECS` (7 h). */
+export const PACK_TEST_ATTEMPT_TTL_MS = 7 * 3600_000;
+
+/** An outcome that ends the handler early: ack, optionally after marking the install failed. */
+class Done {
+  constructor(readonly failMessage: string | null) {}
+}
+
+/** upstream `hash_integration_token`: base64url (no padding) of SHA-256 of the token bytes. */
+export function hashCandidateToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('base64url');
+}
+
+export class PackTests {
+  private readonly log: Logger;
+
+  constructor(private readonly opts: PackTestsOptions) {
+    this.log = opts.log.child({ component: 'pack-tests' });
+  }
+
+  /**
+   * spec 07 §1.6 (upstream `cleanup_stale_pack_test_attempts`): at start, remove attempt dirs
+   * named by an integer, real directories (not symlinks), older than 7 h. Missing roots are
+   * ignored (a read-only packs mount is fine); failures are warned.
+   */
+  async cleanupStaleAttempts(now = Date.now()): Promise<number> {
+    let removed = 0;
+    for (const base of [this.opts.config.packsBaseDir, this.opts.config.runtimeEnvsDir]) {
+      const root = join(base, '.pack-test-attempts');
+      const names = await readdir(root).catch(() => [] as string[]);
+      for (const name of names) {
+        if (!/^\d+$/.test(name)) continue;
+        const dir = join(root, name);
+        try {
+          const st = await lstat(dir);
+          if (!st.isDirectory() || now - st.mtimeMs <= PACK_TEST_ATTEMPT_TTL_MS) continue;
+          await rm(dir, { recursive: true, force: true });
+          removed++;
+        } catch (e) {
+          this.log.warn({ dir, err: toError(e).message }, 'could not remove a stale pack test attempt');
+        }
+      }
+    }
+    return removed;
+  }
+
+  async handle(d: Delivery): Promise<ConsumerDecision> {
+    const env = parseEnvelope(d.body);
+    const p = env.ok ? parsePackTestRequested(env.envelope.payload) : env;
+    if (!p.ok) {
+      this.log.error({ error: p.error }, 'malformed pack test request rejected (dead-lettered); the agent keeps serving');
+      return 'reject';
+    }
+    const req = p.value;
+    const log = this.log.child({ packInstallId: req.pack_install_id, packRef: req.pack_ref });
+    let cleanup: (() => Promise<void>) | null = null;
+    try {
+      const r = await this.run(req, log, (fn) => (cleanup = fn));
+      if (r instanceof Done && r.failMessage !== null) await this.markFailed(req.pack_install_id, r.failMessage, log);
+      return 'ack';
+    } catch (e) {
+      const message = toError(e).message;
+      log.error({ err: message }, 'pack test failed with an error; install marked failed, delivery dead-lettered');
+      await this.markFailed(req.pack_install_id, message, log);
+      return 'reject';
+    } finally {
+      if (cleanup !== null) await (cleanup as () => Promise<void>)();
+    }
+  }
+
+  private async markFailed(id: number, message: string, log: Logger): Promise<void> {
+    await this.finish({ id, status: 'failed', testExecutionId: null, testResult: null, errorMessage: message }, log);
+  }
+
+  private async finish(input: FinishPackInstallInput, log: Logger): Promise<void> {
+    try {
+      const written = await finishPackInstall(this.opts.db, input);
+      log.info({ status: input.status, written, error: input.errorMessage }, 'pack install finished');
+    } catch (e) {
+      log.error({ err: toError(e).message, status: input.status }, 'could not record the pack install outcome');
+    }
+  }
+
+  private async run(req: PackTestRequestedPayload, log: Logger, setCleanup: (fn: () => Promise<void>) => void): Promise<Done | undefined> {
+    const { db, config, workerId } = this.opts;
+    const install = await getPackInstall(db, req.pack_install_id);
+    if (install === null) {
+      log.warn('pack test delivery for an unknown pack install; acked');
+      return new Done(null);
+    }
+    if (install.status !== 'running' || install.assignedWorkerId !== workerId) {
+      log.warn({ status: install.status, assignedWorkerId: install.assignedWorkerId }, 'stale or misrouted pack test delivery; acked');
+      if (install.status !== 'running' && config.packsTransport === 'api' && req.candidate_path !== null) {
+        await this.removeAttempt(req.pack_install_id, false);
+      }
+      return new Done(null);
+    }
+    const mismatch = deliveryMismatch(install, req);
+    if (mismatch !== null) return new Done(mismatch);
+    if (install.candidateAccessTokenHash !== null && req.candidate_access_token !== undefined) {
+      if (hashCandidateToken(req.candidate_access_token) !== install.candidateAccessTokenHash) {
+        // spec 07 §1.2 step 6: the install is left running for the lifetime reaper.
+        log.warn('invalid candidate token on a pack test delivery; acked, install left untouched');
+        return new Done(null);
+      }
+    }
+    const isCandidate = req.candidate_path !== null;
+    let packDir: string;
+    if (isCandidate) {
+      // `auto` reads the packs volume in this agent (agent.ts), so only `api` is not volume.
+      const volumeDir = config.packsTransport !== 'api' ? await this.validateVolumeCandidate(req) : null;
+      setCleanup(() => this.removeAttempt(req.pack_install_id, true, volumeDir));
+      if (volumeDir === null) return new Done('Failed to sync candidate pack files before testing: the API pack transport is not available on this worker');
+      if (volumeDir instanceof Error) return new Done(volumeDir.message);
+      packDir = volumeDir;
+    } else {
+      const pack = await getPackByRef(db, req.pack_ref);
+      if (pack?.activeRelease == null || pack.activeReleaseDigest === null) return new Done('Pack has no active release');
+      try {
+        packDir = await this.opts.packCache.releaseDir(req.pack_ref, pack.activeRelease, pack.activeReleaseDigest);
+      } catch (e) {
+        return new Done(`Failed to sync pack files before testing: ${toError(e).message}`);
+      }
+    }
+    return this.testPack(req, install, packDir, log);
+  }
+
+  private async testPack(req: PackTestRequestedPayload, install: PackInstallRow, packDir: string, log: Logger): Promise<Done | undefined> {
+    const manifestPath = join(packDir, 'pack.yaml');
+    if (!(await stat(manifestPath).catch(() => null))?.isFile()) return new Done(`pack.yaml not found for pack '${req.pack_ref}' on worker`);
+    const manifest: unknown = parseYaml(await readFile(manifestPath, 'utf8'));
+    const testing = typeof manifest === 'object' && manifest !== null ? (manifest as Record<string, unknown>).testing : undefined;
+    const acceptedStatus = req.trigger_reason === 'manual' ? 'succeeded' : 'activating';
+    if (testing === undefined || testing === null) {
+      await this.finish({ id: install.id, status: acceptedStatus, testExecutionId: null, testResult: null, errorMessage: null }, log);
+      return undefined;
+    }
+    const cfg = parsePackTestConfig(testing);
+    const policy = checkPackTestPolicy(cfg);
+    if (policy !== null) return new Done(policy);
+    if (!cfg.enabled) {
+      await this.finish({ id: install.id, status: acceptedStatus, testExecutionId: null, testResult: null, errorMessage: null }, log);
+      return undefined;
+    }
+    const python = cfg.runners.some((r) => r.type === 'unittest' || r.type === 'pytest') ? await this.preparePython(req) : null;
+    log.info({ runners: cfg.runners.map((r) => r.name), packDir }, 'running pack tests');
+    const result = await runPackTests({ packRef: req.pack_ref, packVersion: req.pack_version, packDir, config: cfg, python, log });
+    const testExecutionId = await this.recordTestRow(req, install, result);
+    const accepted = isPackTestAccepted(result, cfg);
+    log.info({ status: result.status, passed: result.passed, total: result.totalTests, accepted, testExecutionId }, 'pack tests finished');
+    await this.finish(
+      {
+        id: install.id,
+        status: accepted ? acceptedStatus : 'failed',
+        testExecutionId,
+        testResult: result,
+        errorMessage: accepted ? null : `Pack tests did not pass (${result.passed}/${result.totalTests} passed)`,
+      },
+      log,
+    );
+    return undefined;
+  }
+
+  /** spec 07 §1.4 row 1: only for a pack row that exists with the install's pack_id. */
+  private async recordTestRow(req: PackTestRequestedPayload, install: PackInstallRow, result: Awaited<ReturnType<typeof runPackTests>>): Promise<number | null> {
+    if (install.packId === null) return null;
+    const pack = await getPackByRef(this.opts.db, req.pack_ref);
+    if (pack === null || pack.id !== install.packId) return null;
+    return insertPackTestExecution(this.opts.db, {
+      packId: pack.id,
+      packVersion: req.pack_version,
+      executionTime: result.executionTime,
+      triggerReason: req.trigger_reason,
+      totalTests: result.totalTests,
+      passed: result.passed,
+      failed: result.failed,
+      skipped: result.skipped,
+      passRate: result.passRate,
+      durationMs: result.durationMs,
+      result,
+    });
+  }
+
+  /**
+   * spec 07 §1.7, simplified: `core.python` must exist; its environment interpreter under
+   * `{runtime_envs_dir}/<pack_ref>/python` when that environment exists, else its plain binary.
+   */
+  private async preparePython(req: PackTestRequestedPayload): Promise<string> {
+    const rt = await getRuntimeByRef(this.opts.db, 'core.python');
+    if (rt === null) throw new Error("runtime 'core.python' not found (needed by unittest/pytest pack test runners)");
+    const runtimeConfig = parseRuntimeExecutionConfig(rt.executionConfig);
+    const envDir = join(this.opts.config.runtimeEnvsDir, req.pack_ref, 'python');
+    return (
+      interpreterFor({ runtimeConfig, envDir, packDir: join(this.opts.config.packsBaseDir, req.pack_ref) }) ??
+      runtimeConfig.interpreter?.binary ??
+      'python3'
+    );
+  }
+
+  /** spec 07 §1.2 step 7: exactly `<canonical packs_base_dir>/.pack-test-<id>`, symlinks resolved. */
+  private async validateVolumeCandidate(req: PackTestRequestedPayload): Promise<string | Error> {
+    try {
+      const root = await realpath(this.opts.config.packsBaseDir);
+      const expected = join(root, `.pack-test-${req.pack_install_id}`);
+      const actual = await realpath(req.candidate_path as string);
+      if (actual !== expected) return new Error(`Pack test candidate path must be the staged directory ${expected}`);
+      if (!(await stat(actual)).isDirectory()) return new Error(`Pack test candidate ${expected} is not a directory`);
+      return actual;
+    } catch (e) {
+      return new Error(`Pack test candidate path could not be resolved: ${toError(e).message}`);
+    }
+  }
+
+  /** spec 07 §1.2 steps 3 and 8: attempt files; "not found" is silent, other errors warned. */
+  private async removeAttempt(id: number, warn: boolean, volumeCandidate?: string | Error | null): Promise<void> {
+    const { packsBaseDir, runtimeEnvsDir } = this.opts.config;
+    const dirs = [
+      typeof volumeCandidate === 'string' ? volumeCandidate : join(packsBaseDir, '.pack-test-attempts', String(id)),
+      join(runtimeEnvsDir, '.pack-test-attempts', String(id)),
+    ];
+    for (const dir of dirs) {
+      try {
+        await rm(dir, { recursive: true, force: true });
+      } catch (e) {
+        if (warn) this.log.warn({ dir, err: toError(e).message }, 'could not remove pack test attempt files');
+      }
+    }
+  }
+}
+
+/** spec 07 §1.2 steps 4–5. */
+function deliveryMismatch(install: PackInstallRow, req: PackTestRequestedPayload): string | null {
+  if (install.packRef !== req.pack_ref || install.packVersion !== req.pack_version || install.triggerReason !== req.trigger_reason) {
+    return 'Pack test delivery did not match its install record';
+  }
+  const hasHash = install.candidateAccessTokenHash !== null;
+  const hasPath = req.candidate_path !== null;
+  const hasToken = req.candidate_access_token !== undefined;
+  if (hasHash !== hasPath || hasPath !== hasToken) return 'Pack test delivery did not match the claimed candidate mode';
+  return null;
+}
