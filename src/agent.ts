@@ -168,7 +168,9 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     });
 
     // 8. The execution service; settle what a previous process left running.
-    const advertised = (caps.capabilities.runtime_versions ?? {}) as Record<string, string[]>;
+    // The same object the pack consumers rewrite in place after verification (advertised-versions.ts).
+    caps.capabilities.runtime_versions ??= {};
+    const advertised = caps.capabilities.runtime_versions as Record<string, string[]>;
     service = new WorkerService({
       db: pool,
       publisher,

@@ -20,6 +20,7 @@ import type { ConsumerDecision, Delivery } from '../mq/consumer';
 import { parseEnvelope, parsePackDeleted, parsePackRegistered, type PackDeletedPayload, type PackRegisteredPayload } from '../mq/messages';
 import { toError } from '../errors';
 import type { Capabilities } from './capabilities';
+import { replaceRuntimeVersions } from './advertised-versions';
 import { RELEASE_DIGEST_RE, type PackReleaseCache } from './pack-cache';
 import { coordinateBaseEnvironment, type PackEnvironmentContext } from './pack-environments';
 import { checkRecordedPath, planPackRuntimePurge, PurgeRejected, removePurgeTargets } from './runtime-env-purge';
@@ -91,8 +92,7 @@ export class PackEvents {
         // Merged, not replaced: runtimes outside this pack keep their verified versions
         // (upstream re-verifies them all; same outcome unless the image changed underneath).
         const previous = (this.opts.capabilities.runtime_versions ?? {}) as Record<string, string[]>;
-        const merged = { ...previous, ...buildVerifiedRuntimeVersions(results) };
-        this.opts.capabilities.runtime_versions = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => a.localeCompare(b)));
+        replaceRuntimeVersions(this.opts.capabilities, { ...previous, ...buildVerifiedRuntimeVersions(results) });
         await updateWorkerCapabilities(db, this.opts.workerId, this.opts.capabilities as JsonObject);
       }
     }

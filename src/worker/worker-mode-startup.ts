@@ -14,6 +14,7 @@ import { listPacks } from '../db/queries/list-packs';
 import { updateWorkerCapabilities } from '../db/queries/update-worker-capabilities';
 import type { EnvMap } from '../execution/child-env';
 import type { Capabilities } from './capabilities';
+import { replaceRuntimeVersions } from './advertised-versions';
 import type { PackReleaseCache } from './pack-cache';
 import type { PackEvents } from './pack-events';
 import { buildVerifiedRuntimeVersions, verifyAllRuntimeVersions } from './version-verify';
@@ -36,8 +37,7 @@ export async function runWorkerModeStartup(opts: WorkerModeStartupOptions): Prom
     const results = await verifyAllRuntimeVersions(db, { childEnv: opts.baseEnv, filter: opts.runtimeFilter, log });
     const available = results.filter((r) => r.available).length;
     log.info({ checked: results.length, available, unavailable: results.length - available }, `Runtime version verification complete: ${results.length} checked, ${available} available, ${results.length - available} unavailable`);
-    const map = buildVerifiedRuntimeVersions(results);
-    opts.capabilities.runtime_versions = Object.fromEntries(Object.entries(map).sort(([a], [b]) => a.localeCompare(b)));
+    replaceRuntimeVersions(opts.capabilities, buildVerifiedRuntimeVersions(results));
     await updateWorkerCapabilities(db, opts.workerId, opts.capabilities as JsonObject);
   } catch (e) {
     log.warn({ err: toError(e).message }, 'runtime version verification at start-up failed');
