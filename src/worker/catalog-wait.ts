@@ -5,12 +5,14 @@
  * later; upstream's deployment avoids that with the chart's `wait-for-api-platform` init
  * container. The agent waits itself instead, before dynamic runtime registration, so it never
  * creates `auto.*` rows for runtimes the catalog provides — whatever starts it. A pre-catalog
- * database (no table) is not waited for (its runtimes come from packs).
+ * database (no table) is not waited for (its runtimes come from packs), nor one whose `core.*`
+ * runtimes already exist at revision 0 (legacy, pack-owned).
  */
 import { DbError, toError } from '../errors';
 import type { Queryable } from '../db/rows';
 import { getPlatformCatalogState } from '../db/queries/get-platform-catalog-state';
 import { relationExists } from '../db/queries/relation-exists';
+import { hasCoreRuntimes } from '../db/queries/has-core-runtimes';
 import { sleep } from '../util/sleep';
 
 export interface WaitForPlatformCatalogOptions {
@@ -33,6 +35,8 @@ export async function waitForPlatformCatalog(db: Queryable, opts: WaitForPlatfor
     try {
       const state = await getPlatformCatalogState(db);
       if (state !== null && state.revision >= 1) return state.revision;
+      // A legacy database keeps revision 0 with pack-owned core.* runtimes: nothing to wait for.
+      if (await hasCoreRuntimes(db)) return state?.revision ?? 0;
       lastError = null;
     } catch (e) {
       lastError = toError(e);

@@ -99,9 +99,24 @@ describe('malformed metadata events', () => {
 });
 
 describe('catalog order (spec 07 §7.2)', () => {
-  it('returns at once when reconciled, waits while revision is 0, and resolves when the API reconciles', async () => {
+  it('returns at once when reconciled, and for a legacy revision-0 database that has core.* runtimes', async () => {
     expect(await waitForPlatformCatalog(db.pool, { timeoutMs: 1000 })).toBe(1);
     await db.pool.query('UPDATE platform_catalog_state SET revision = 0');
+    expect(await waitForPlatformCatalog(db.pool, { timeoutMs: 1000 })).toBe(0);
+  });
+
+  it('waits while the catalog is empty at revision 0 and resolves when the API reconciles', async () => {
+    // A fresh database: no core runtimes yet (the seed's guard triggers are bypassed to remove them).
+    const c = await db.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('SET LOCAL session_replication_role = replica');
+      await c.query("DELETE FROM runtime_version WHERE runtime_ref LIKE 'core.%'");
+      await c.query("DELETE FROM runtime WHERE ref LIKE 'core.%'");
+      await c.query('COMMIT');
+    } finally {
+      c.release();
+    }
     const progress: string[] = [];
     const waiting = waitForPlatformCatalog(db.pool, { timeoutMs: 20_000, intervalMs: 50, progressEveryMs: 0, onProgress: (m) => progress.push(m) });
     await new Promise((r) => setTimeout(r, 300));
@@ -112,10 +127,6 @@ describe('catalog order (spec 07 §7.2)', () => {
 
   it('times out with one operator message naming the fix', async () => {
     await db.pool.query('UPDATE platform_catalog_state SET revision = 0');
-    try {
-      await expect(waitForPlatformCatalog(db.pool, { timeoutMs: 200, intervalMs: 50 })).rejects.toThrow(/not reconciled after .*Start the Attune API/);
-    } finally {
-      await db.pool.query('UPDATE platform_catalog_state SET revision = 1');
-    }
+    await expect(waitForPlatformCatalog(db.pool, { timeoutMs: 200, intervalMs: 50 })).rejects.toThrow(/not reconciled after .*Start the Attune API/);
   });
 });
