@@ -24,7 +24,7 @@ import { parseRuntimeExecutionConfig } from '../execution/runtimes';
 import type { ConsumerDecision, Delivery } from '../mq/consumer';
 import { parseEnvelope, parsePackTestRequested, type PackTestRequestedPayload } from '../mq/messages';
 import { checkPackTestPolicy, isPackTestAccepted, parsePackTestConfig } from './pack-test-config';
-import type { PackReleaseCache } from './pack-cache';
+import { releaseCachePath, type PackReleaseCache } from './pack-cache';
 import { runPackTests } from './pack-test-runner';
 
 export interface PackTestsOptions {
@@ -122,11 +122,11 @@ export class PackTests {
     const { db, config, workerId } = this.opts;
     const install = await getPackInstall(db, req.pack_install_id);
     if (install === null) {
-      log.warn('pack test delivery for an unknown pack install; acked');
+      log.warn('Ignoring pack test for a missing install');
       return new Done(null);
     }
     if (install.status !== 'running' || install.assignedWorkerId !== workerId) {
-      log.warn({ status: install.status, assignedWorkerId: install.assignedWorkerId }, 'stale or misrouted pack test delivery; acked');
+      log.info({ status: install.status, assignedWorkerId: install.assignedWorkerId, workerId }, 'Ignoring stale or misrouted pack test delivery');
       if (install.status !== 'running' && config.packsTransport === 'api' && req.candidate_path !== null) {
         await this.removeAttempt(req.pack_install_id, false);
       }
@@ -137,26 +137,33 @@ export class PackTests {
     if (install.candidateAccessTokenHash !== null && req.candidate_access_token !== undefined) {
       if (hashCandidateToken(req.candidate_access_token) !== install.candidateAccessTokenHash) {
         // spec 07 §1.2 step 6: the install is left running for the lifetime reaper.
-        log.warn('invalid candidate token on a pack test delivery; acked, install left untouched');
+        log.warn('Ignoring pack test delivery with an invalid candidate token');
         return new Done(null);
       }
     }
     const isCandidate = req.candidate_path !== null;
     let packDir: string;
+    // `auto` reads the packs volume in this agent (agent.ts), so only `api` is not volume.
+    const isVolume = config.packsTransport !== 'api';
     if (isCandidate) {
-      // `auto` reads the packs volume in this agent (agent.ts), so only `api` is not volume.
-      const volumeDir = config.packsTransport !== 'api' ? await this.validateVolumeCandidate(req) : null;
+      const volumeDir = isVolume ? await this.validateVolumeCandidate(req) : null;
+      if (volumeDir instanceof Error) return new Done(volumeDir.message);
+      // Upstream's attempt clean-up guard exists from here on (not for a rejected candidate path).
       setCleanup(() => this.removeAttempt(req.pack_install_id, true, volumeDir));
       if (volumeDir === null) return new Done('Failed to sync candidate pack files before testing: the API pack transport is not available on this worker');
-      if (volumeDir instanceof Error) return new Done(volumeDir.message);
       packDir = volumeDir;
     } else {
       const pack = await getPackByRef(db, req.pack_ref);
       if (pack?.activeRelease == null || pack.activeReleaseDigest === null) return new Done('Pack has no active release');
-      try {
-        packDir = await this.opts.packCache.releaseDir(req.pack_ref, pack.activeRelease, pack.activeReleaseDigest);
-      } catch (e) {
-        return new Done(`Failed to sync pack files before testing: ${toError(e).message}`);
+      if (isVolume) {
+        // Volume: the shared volume is authoritative; a missing pack.yaml is reported below.
+        packDir = releaseCachePath(config.packsBaseDir, pack.activeReleaseDigest);
+      } else {
+        try {
+          packDir = await this.opts.packCache.releaseDir(req.pack_ref, pack.activeRelease, pack.activeReleaseDigest);
+        } catch (e) {
+          return new Done(`Failed to sync pack files before testing: ${toError(e).message}`);
+        }
       }
     }
     return this.testPack(req, install, packDir, log);
@@ -165,14 +172,27 @@ export class PackTests {
   private async testPack(req: PackTestRequestedPayload, install: PackInstallRow, packDir: string, log: Logger): Promise<Done | undefined> {
     const manifestPath = join(packDir, 'pack.yaml');
     if (!(await stat(manifestPath).catch(() => null))?.isFile()) return new Done(`pack.yaml not found for pack '${req.pack_ref}' on worker`);
-    const manifest: unknown = parseYaml(await readFile(manifestPath, 'utf8'));
+    const text = await readFile(manifestPath, 'utf8').catch((e: unknown) => {
+      throw new Error(`Failed to read pack.yaml for '${req.pack_ref}': ${toError(e).message}`);
+    });
+    let manifest: unknown;
+    try {
+      manifest = parseYaml(text);
+    } catch (e) {
+      throw new Error(`Failed to parse pack.yaml for '${req.pack_ref}': ${toError(e).message}`);
+    }
     const testing = typeof manifest === 'object' && manifest !== null ? (manifest as Record<string, unknown>).testing : undefined;
     const acceptedStatus = req.trigger_reason === 'manual' ? 'succeeded' : 'activating';
     if (testing === undefined || testing === null) {
       await this.finish({ id: install.id, status: acceptedStatus, testExecutionId: null, testResult: null, errorMessage: null }, log);
       return undefined;
     }
-    const cfg = parsePackTestConfig(testing);
+    let cfg: ReturnType<typeof parsePackTestConfig>;
+    try {
+      cfg = parsePackTestConfig(testing);
+    } catch (e) {
+      throw new Error(`Failed to parse test configuration for '${req.pack_ref}': ${toError(e).message}`);
+    }
     const policy = checkPackTestPolicy(cfg);
     if (policy !== null) return new Done(policy);
     if (!cfg.enabled) {
@@ -184,7 +204,10 @@ export class PackTests {
     const result = await runPackTests({ packRef: req.pack_ref, packVersion: req.pack_version, packDir, config: cfg, python, log });
     const testExecutionId = await this.recordTestRow(req, install, result);
     const accepted = isPackTestAccepted(result, cfg);
-    log.info({ status: result.status, passed: result.passed, total: result.totalTests, accepted, testExecutionId }, 'pack tests finished');
+    log.info(
+      { status: result.status, passed: result.passed, total: result.totalTests, accepted, testExecutionId },
+      `Pack tests for '${req.pack_ref}' completed: status=${result.status} (${result.passed}/${result.totalTests} passed)`,
+    );
     await this.finish(
       {
         id: install.id,
@@ -236,20 +259,27 @@ export class PackTests {
 
   /** spec 07 §1.2 step 7: exactly `<canonical packs_base_dir>/.pack-test-<id>`, symlinks resolved. */
   private async validateVolumeCandidate(req: PackTestRequestedPayload): Promise<string | Error> {
+    // Upstream's messages (resolve_pack_test_dir).
+    let root: string;
+    let actual: string;
     try {
-      const root = await realpath(this.opts.config.packsBaseDir);
-      const expected = join(root, `.pack-test-${req.pack_install_id}`);
-      const actual = await realpath(req.candidate_path as string);
-      if (actual !== expected) return new Error(`Pack test candidate path must be the staged directory ${expected}`);
-      if (!(await stat(actual)).isDirectory()) return new Error(`Pack test candidate ${expected} is not a directory`);
-      return actual;
+      root = await realpath(this.opts.config.packsBaseDir);
     } catch (e) {
-      return new Error(`Pack test candidate path could not be resolved: ${toError(e).message}`);
+      return new Error(`Failed to resolve configured pack root: ${toError(e).message}`);
     }
+    try {
+      actual = await realpath(req.candidate_path as string);
+    } catch (e) {
+      return new Error(`Failed to resolve pack test candidate: ${toError(e).message}`);
+    }
+    if (actual !== join(root, `.pack-test-${req.pack_install_id}`)) {
+      return new Error(`Pack test candidate path is outside the configured pack root: ${req.candidate_path}`);
+    }
+    return actual;
   }
 
   /** spec 07 §1.2 steps 3 and 8: attempt files; "not found" is silent, other errors warned. */
-  private async removeAttempt(id: number, warn: boolean, volumeCandidate?: string | Error | null): Promise<void> {
+  private async removeAttempt(id: number, warn: boolean, volumeCandidate?: string | null): Promise<void> {
     const { packsBaseDir, runtimeEnvsDir } = this.opts.config;
     const dirs = [
       typeof volumeCandidate === 'string' ? volumeCandidate : join(packsBaseDir, '.pack-test-attempts', String(id)),

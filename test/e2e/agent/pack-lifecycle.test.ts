@@ -77,7 +77,7 @@ describe('pack tests over worker.<id>.packtests (spec 07 §1)', () => {
     const te = (await e.cp.query('SELECT * FROM pack_test_execution WHERE id = $1', [row.test_execution_id])).rows[0];
     expect(te).toMatchObject({ pack_id: String(packId), total_tests: 1, passed: exit === 0 ? 1 : 0, failed: exit === 0 ? 0 : 1, trigger_reason: 'install' });
     expect(row.test_result).toEqual(te?.result);
-    expect(agent.findLogs((l) => l.msg === 'pack tests finished' && l.packInstallId === id)).toHaveLength(1);
+    expect(agent.findLogs((l) => String(l.msg).startsWith(`Pack tests for '${ref}' completed: status=`) && l.packInstallId === id)).toHaveLength(1);
   });
 });
 

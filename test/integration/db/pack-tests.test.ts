@@ -163,7 +163,15 @@ describe('no tests, policy and manifest errors', () => {
     const p = await setupPack('broken', { testing: { enabled: true, discovery: { method: 'x' } } }, {});
     const id = await insertPackInstall(db.pool, { packRef: 'broken', packVersion: '1.0.0', packId: p.packId, assignedWorkerId: WORKER_ID });
     expect(await tests.handle(request(id, 'broken'))).toBe('reject');
-    expect(await install(id)).toMatchObject({ status: 'failed', error_message: 'testing: missing field `runners`' });
+    expect(await install(id)).toMatchObject({ status: 'failed', error_message: "Failed to parse test configuration for 'broken': testing: missing field `runners`" });
+  });
+
+  it('an active release whose files are not on the packs volume: pack.yaml not found', async () => {
+    const digest = 'e'.repeat(64);
+    const { packId } = await insertPackWithRelease(db.pool, 'nofiles', '1.0.0', digest, join(dirs.packsDir, '.releases', 'sha256', digest, 'pack'));
+    const id = await insertPackInstall(db.pool, { packRef: 'nofiles', packVersion: '1.0.0', packId, assignedWorkerId: WORKER_ID });
+    expect(await tests.handle(request(id, 'nofiles'))).toBe('ack');
+    expect(await install(id)).toMatchObject({ status: 'failed', error_message: "pack.yaml not found for pack 'nofiles' on worker" });
   });
 
   it('a pack without an active release fails the install', async () => {
@@ -219,7 +227,7 @@ describe('deliveries that do not match their install (spec 07 §1.2 steps 2–7)
     writePackDir(elsewhere, { ref: 'passing', version: '1.0.0' });
     expect(await tests.handle(request(id2, 'passing', { candidate_path: elsewhere, candidate_access_token: token }))).toBe('ack');
     expect((await install(id2)).status).toBe('failed');
-    expect(String((await install(id2)).error_message)).toContain(`.pack-test-${id2}`);
+    expect((await install(id2)).error_message).toBe(`Pack test candidate path is outside the configured pack root: ${elsewhere}`);
     expect(existsSync(join(elsewhere, 'pack.yaml'))).toBe(true);
   });
 });
