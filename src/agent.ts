@@ -228,6 +228,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     const svc = service;
     const metadata = new MetadataInvalidation({ registry, log: wlog });
     const metadataSubscription = startMetadataSubscription(mq, { workerId: worker.id, handler: (d) => metadata.handle(d), log: wlog });
+    releases.push({ name: 'metadata subscription', fn: () => metadataSubscription.close() });
     const consumers: Consumer[] = [];
     const cancelConsumer = await startConsumer(mq, { queue: queues.cancel, consumerTag: tags.cancel, prefetch: CONSUMER_PREFETCH.cancel, handler: (d) => svc.handleCancel(d), log: wlog });
     const packsConsumer = await startConsumer(mq, { queue: queues.packs, consumerTag: tags.packs, prefetch: CONSUMER_PREFETCH.packs, handler: (d) => packEvents.handle(d), log: wlog });
