@@ -202,7 +202,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       packCache,
       log: wlog,
     });
-    const packTests = new PackTests({ db: pool, config, workerId: worker.id, packCache, log: wlog });
+    const packTests = new PackTests({ db: pool, config, env, baseEnv, workerId: worker.id, packCache, log: wlog });
     await packTests.cleanupStaleAttempts();
     // spec 07 §5: Worker (fallback) mode verifies versions and pre-builds environments now.
     if (detected === null || detected.length === 0) {

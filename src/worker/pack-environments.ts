@@ -74,7 +74,8 @@ export async function coordinateBaseEnvironment(
   canClaim: boolean,
 ): Promise<CoordinationOutcome> {
   const config = parseRuntimeExecutionConfig(runtime.executionConfig);
-  if (!hasEnvironmentWork(config, pack.packDir)) return 'skipped';
+  // No pack files here (e.g. a release-only volume without the legacy dir): nothing to build.
+  if (!existsSync(pack.packDir) || !hasEnvironmentWork(config, pack.packDir)) return 'skipped';
   const runtimeName = runtime.name.toLowerCase();
   const envDir = await resolveEnvDir({ runtimeEnvsDir: ctx.runtimeEnvsDir, packRef: pack.ref, runtimeName, version: null, packReleaseDigest: pack.releaseDigest, packDir: pack.packDir, runtimeConfig: config, env: ctx.env });
   const checksum = await dependencyDigest(config, pack.packDir);

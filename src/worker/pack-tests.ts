@@ -19,7 +19,9 @@ import { finishPackInstall, type FinishPackInstallInput } from '../db/queries/fi
 import { getPackByRef } from '../db/queries/get-pack-by-ref';
 import { getRuntimeByRef } from '../db/queries/get-runtime-by-ref';
 import { insertPackTestExecution } from '../db/queries/insert-pack-test-execution';
-import { interpreterFor } from '../envs';
+import { ensureRuntimeEnvironment, interpreterFor } from '../envs';
+import type { EnvMap } from '../execution/child-env';
+import { coordinateBaseEnvironment } from './pack-environments';
 import { parseRuntimeExecutionConfig } from '../execution/runtimes';
 import type { ConsumerDecision, Delivery } from '../mq/consumer';
 import { parseEnvelope, parsePackTestRequested, type PackTestRequestedPayload } from '../mq/messages';
@@ -30,6 +32,9 @@ import { runPackTests } from './pack-test-runner';
 export interface PackTestsOptions {
   db: Queryable;
   config: Config;
+  /** Agent process env (ATTUNE_WORKER_IMAGE_FORMAT_VERSION) and the child baseline, for Python test environments. */
+  env: Readonly<Record<string, string | undefined>>;
+  baseEnv: EnvMap;
   workerId: number;
   packCache: PackReleaseCache;
   log: Logger;
@@ -199,7 +204,7 @@ export class PackTests {
       await this.finish({ id: install.id, status: acceptedStatus, testExecutionId: null, testResult: null, errorMessage: null }, log);
       return undefined;
     }
-    const python = cfg.runners.some((r) => r.type === 'unittest' || r.type === 'pytest') ? await this.preparePython(req) : null;
+    const python = cfg.runners.some((r) => r.type === 'unittest' || r.type === 'pytest') ? await this.preparePython(req, req.candidate_path !== null ? packDir : null, log) : null;
     log.info({ runners: cfg.runners.map((r) => r.name), packDir }, 'running pack tests');
     const result = await runPackTests({ packRef: req.pack_ref, packVersion: req.pack_version, packDir, config: cfg, python, log });
     const testExecutionId = await this.recordTestRow(req, install, result);
@@ -242,19 +247,36 @@ export class PackTests {
   }
 
   /**
-   * spec 07 §1.7, simplified: `core.python` must exist; its environment interpreter under
-   * `{runtime_envs_dir}/<pack_ref>/python` when that environment exists, else its plain binary.
+   * spec 07 §1.7: `core.python` must exist. A candidate gets a throw-away environment under
+   * `{runtime_envs_dir}/.pack-test-attempts/<id>/<runtime>` (no row); an active pack the
+   * coordinated one of §5.3 in the legacy layout (`{packs_base_dir}/<ref>`,
+   * `{runtime_envs_dir}/<ref>/python`), always claimable. The interpreter is the environment's
+   * when it exists, else the runtime's plain binary.
    */
-  private async preparePython(req: PackTestRequestedPayload): Promise<string> {
-    const rt = await getRuntimeByRef(this.opts.db, 'core.python');
-    if (rt === null) throw new Error("runtime 'core.python' not found (needed by unittest/pytest pack test runners)");
+  private async preparePython(req: PackTestRequestedPayload, candidateDir: string | null, log: Logger): Promise<string> {
+    const { db, config } = this.opts;
+    const rt = await getRuntimeByRef(db, 'core.python');
+    if (rt === null) throw new Error("Runtime 'core.python' not found; unittest/pytest pack test runners need it");
     const runtimeConfig = parseRuntimeExecutionConfig(rt.executionConfig);
-    const envDir = join(this.opts.config.runtimeEnvsDir, req.pack_ref, 'python');
-    return (
-      interpreterFor({ runtimeConfig, envDir, packDir: join(this.opts.config.packsBaseDir, req.pack_ref) }) ??
-      runtimeConfig.interpreter?.binary ??
-      'python3'
-    );
+    const runtimeName = rt.name.toLowerCase();
+    let envDir: string;
+    let packDir: string;
+    if (candidateDir !== null) {
+      packDir = candidateDir;
+      envDir = join(config.runtimeEnvsDir, '.pack-test-attempts', String(req.pack_install_id), runtimeName);
+      const r = await ensureRuntimeEnvironment({ envDir, packDir, runtimeConfig, baseEnv: this.opts.baseEnv, log });
+      if (!r.ok) throw new Error(`Python test environment set-up failed: ${r.error}`);
+    } else {
+      packDir = join(config.packsBaseDir, req.pack_ref);
+      envDir = join(config.runtimeEnvsDir, req.pack_ref, runtimeName);
+      const pack = await getPackByRef(db, req.pack_ref);
+      if (pack !== null) {
+        const ctx = { db, workerId: this.opts.workerId, runtimeEnvsDir: config.runtimeEnvsDir, env: this.opts.env, baseEnv: this.opts.baseEnv, log };
+        const outcome = await coordinateBaseEnvironment(ctx, { id: pack.id, ref: pack.ref, packDir, releaseDigest: null }, rt, true);
+        if (outcome === 'failed') throw new Error(`Python test environment set-up failed for pack '${req.pack_ref}'`);
+      }
+    }
+    return interpreterFor({ runtimeConfig, envDir, packDir }) ?? runtimeConfig.interpreter?.binary ?? 'python3';
   }
 
   /** spec 07 §1.2 step 7: exactly `<canonical packs_base_dir>/.pack-test-<id>`, symlinks resolved. */

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureChildBaseEnv } from '../../../src/execution/child-env';
 import { createLocalPackCache } from '../../../src/worker/pack-cache';
 import { hashCandidateToken, PackTests } from '../../../src/worker/pack-tests';
 import { createCapturingLogger } from '../../support/amqp';
@@ -67,7 +68,8 @@ beforeAll(async () => {
   db = await createTestDatabase();
   dirs = makeWorkDirs();
   const config = makeConfig(dirs, db.url);
-  tests = new PackTests({ db: db.pool, config, workerId: WORKER_ID, packCache: createLocalPackCache({ packsBaseDir: dirs.packsDir, transport: 'volume' }), log: cap.log });
+  await db.pool.query(`INSERT INTO worker (id, name, worker_type, worker_role) VALUES ($1, 'pack-tests-worker', 'container', 'action')`, [WORKER_ID]);
+  tests = new PackTests({ db: db.pool, config, env: {}, baseEnv: captureChildBaseEnv(process.env, []), workerId: WORKER_ID, packCache: createLocalPackCache({ packsBaseDir: dirs.packsDir, transport: 'volume' }), log: cap.log });
 });
 
 afterAll(async () => {
@@ -137,6 +139,22 @@ describe('pack tests that pass and fail (spec 07 §1.3–§1.4)', () => {
     expect(row).toMatchObject({ status: 'activating', test_execution_id: null });
     expect(row.test_result).toMatchObject({ status: 'passed' });
     expect((await db.pool.query('SELECT count(*)::int AS n FROM pack_test_execution WHERE pack_id = $1', [ids.packId])).rows[0].n).toBe(0);
+  });
+});
+
+describe('Python runners (spec 07 §1.7)', () => {
+  it('a unittest runner runs in the coordinated core.python environment of the pack (pack_environment row)', async () => {
+    const manifest = { ref: 'pyunit', label: 'pyunit', version: '1.0.0', testing: testing({ runners: { unit: { type: 'unittest', entry_point: 'tests/test_ok.py', timeout: 120 } } }) };
+    const files = { 'tests/__init__.py': '', 'tests/test_ok.py': 'import sys, unittest\nclass T(unittest.TestCase):\n    def test_venv(self):\n        self.assertNotEqual(sys.prefix, sys.base_prefix)\n' };
+    const p = await setupPack('pyunit', manifest, files);
+    writePackDir(join(dirs.packsDir, 'pyunit'), manifest, files);
+    const id = await insertPackInstall(db.pool, { packRef: 'pyunit', packVersion: '1.0.0', packId: p.packId, assignedWorkerId: WORKER_ID });
+    expect(await tests.handle(request(id, 'pyunit'))).toBe('ack');
+    const row = await install(id);
+    expect(row.status).toBe('activating');
+    expect(row.test_result.testSuites[0]).toMatchObject({ name: 'unit', runnerType: 'unittest', failed: 0 });
+    const env = (await db.pool.query("SELECT status, env_path FROM pack_environment WHERE pack_ref = 'pyunit' AND runtime_ref = 'core.python'")).rows[0];
+    expect(env).toEqual({ status: 'ready', env_path: join(dirs.runtimeEnvsDir, 'pyunit', 'python') });
   });
 });
 
