@@ -22,7 +22,7 @@ beforeAll(async () => {
   runtimeEnvsDir = join(e.workDir, 'runtime_envs');
   ({ agent, workerId } = await e.startAgent({ name: e.uniqueName('e2e-packs') }));
   await agent.waitForLog('consuming metadata invalidations', 15_000);
-  const keys = ['pack.registered', 'pack.deleted', `execution.cancel.worker.${workerId}`, `pack.test.dispatch.worker.${workerId}`];
+  const keys = ['pack.registered', 'pack.deleted', `execution.dispatch.worker.${workerId}`, `execution.cancel.worker.${workerId}`, `pack.test.dispatch.worker.${workerId}`];
   dlx = await createDurableRecorder(e.vhost.url, keys.map((routingKey) => ({ exchange: 'attune.dlx', routingKey })));
 });
 
@@ -160,6 +160,8 @@ describe('metadata invalidation refreshes the runtime registry (spec 07 §2, bet
 
 describe('malformed input on every consumed queue', () => {
   const cases: [string, string, string, unknown][] = [
+    ['executions', 'attune.executions', 'dispatch', '{"payload": '],
+    ['executions', 'attune.executions', 'dispatch', envelope('ExecutionRequested', { worker_id: 1, action_ref: '../../../etc/passwd' }, 'executor')],
     ['cancel', 'attune.executions', 'cancel', '{not json'],
     ['cancel', 'attune.executions', 'cancel', envelope('ExecutionCancelRequested', { worker_id: 1 }, 'api')],
     ['packs', 'attune.events', 'pack.registered', '{"message_type":'],
@@ -167,7 +169,8 @@ describe('malformed input on every consumed queue', () => {
     ['packtests', 'attune.executions', 'packtest', 'nope'],
     ['packtests', 'attune.executions', 'packtest', envelope('PackTestRequested', { pack_install_id: 1, pack_ref: '/abs', pack_version: '1', trigger_reason: 'install' }, 'executor')],
   ];
-  const key = (k: string) => (k === 'cancel' ? `execution.cancel.worker.${workerId}` : k === 'packtest' ? `pack.test.dispatch.worker.${workerId}` : k);
+  const key = (k: string) =>
+    k === 'cancel' ? `execution.cancel.worker.${workerId}` : k === 'packtest' ? `pack.test.dispatch.worker.${workerId}` : k === 'dispatch' ? `execution.dispatch.worker.${workerId}` : k;
 
   it('each is dead-lettered from its own queue with exactly one error line', async () => {
     for (const [queue, exchange, rk, body] of cases) {
