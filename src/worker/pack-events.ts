@@ -12,6 +12,7 @@ import type { Logger } from '../log';
 import type { JsonObject, Queryable } from '../db/rows';
 import { acquirePackMutationLock } from '../db/queries/acquire-pack-mutation-lock';
 import { getPackByRef } from '../db/queries/get-pack-by-ref';
+import { getPackRelease } from '../db/queries/get-pack-release';
 import { listPackActionRuntimes } from '../db/queries/list-pack-action-runtimes';
 import { updateWorkerCapabilities } from '../db/queries/update-worker-capabilities';
 import { normalizeRuntimeName, runtimeAliasesMatchFilter } from '../detect';
@@ -104,9 +105,13 @@ export class PackEvents {
       return;
     }
     const digest = p.release_digest !== null && RELEASE_DIGEST_RE.test(p.release_digest) ? p.release_digest : null;
-    if (digest !== null && p.release_id !== null && (pack.activeRelease !== p.release_id || pack.activeReleaseDigest !== digest)) {
-      log.info({ releaseId: p.release_id }, 'release is no longer the active one; no environments built');
-      return;
+    if (digest !== null && p.release_id !== null) {
+      // Upstream re-reads the release by id; it must match the event exactly.
+      const rel = await getPackRelease(db, p.release_id);
+      if (rel === null || rel.pack !== p.pack_id || rel.packRef !== p.pack_ref || rel.digest !== digest) {
+        log.warn({ releaseId: p.release_id }, 'pack.registered release does not match its pack_release row; no environments built');
+        return;
+      }
     }
     const packDir = digest !== null ? await this.opts.packCache.releaseDir(p.pack_ref, p.release_id, digest) : join(config.packsBaseDir, p.pack_ref);
     await this.buildEnvironments({ id: pack.id, ref: pack.ref, packDir, releaseDigest: digest }, log);

@@ -206,6 +206,12 @@ describe('PackRegistered environments (spec 07 §3.2, §5.3)', () => {
     expect(await ev.handle(deliveryOf(reg))).toBe('ack');
     expect((await db.pool.query('SELECT installed_at FROM pack_environment WHERE pack = $1', [ids.packId])).rows[0].installed_at).toEqual(updated);
 
+    // A release that does not match its row (digest differs) builds nothing.
+    const bogus = envelopeOf('PackRegistered', { pack_id: ids.packId, pack_ref: 'envpack', version: '1.0.0', release_id: ids.releaseId, release_digest: 'f'.repeat(64), runtime_names: [] }, 'api');
+    const before = cap.lines.length;
+    expect(await ev.handle(deliveryOf(bogus))).toBe('ack');
+    expect(cap.lines.slice(before).some((l) => l.msg === 'pack.registered release does not match its pack_release row; no environments built')).toBe(true);
+
     await db.pool.query('DELETE FROM pack WHERE id = $1', [ids.packId]);
     expect(await ev.handle(deleted('envpack'))).toBe('ack');
     expect(existsSync(envPath)).toBe(false);
