@@ -13,12 +13,10 @@ import { createInterimPackArchiveApi, packsTransportProblems, resolvePacksTransp
 import type { Config } from './config/types';
 import { ConfigError, AgentError, toError } from './errors';
 import type { Logger } from './log';
-import { bootstrapDetection, describeDetectedRuntime, parseRuntimeList, runtimeAliasesMatchFilter, type DetectedRuntime } from './detect';
+import { bootstrapDetection, describeDetectedRuntime, parseRuntimeList, type DetectedRuntime } from './detect';
 import { captureChildBaseEnv } from './execution/child-env';
-import { createRuntimeRegistry } from './execution';
 import { connectWithRetry, type DbPool } from './db/pool';
 import { waitForSchema } from './db/ready';
-import { listRuntimes } from './db/queries/list-runtimes';
 import { listAllRuntimes } from './db/queries/list-all-runtimes';
 import { createMqConnection, type MqConnection } from './mq/connection';
 import { declareCommonInfrastructure, declareWorkerQueues } from './mq/topology';
@@ -32,6 +30,14 @@ import { autoRegisterDetectedRuntimes } from './worker/dynamic-runtimes';
 import { detectAvailableRuntimeNames } from './worker/verification-commands';
 import { WorkerService } from './worker/service';
 import { PackEvents } from './worker/pack-events';
+import { PackTests } from './worker/pack-tests';
+import { createLocalPackCache, type PackReleaseCache } from './worker/pack-cache';
+import { MetadataInvalidation } from './worker/metadata';
+import { createLiveRuntimeRegistry } from './worker/live-runtime-registry';
+import { waitForPlatformCatalog } from './worker/catalog-wait';
+import { runWorkerModeStartup } from './worker/worker-mode-startup';
+import { startMetadataSubscription } from './mq/metadata-subscription';
+import { withTransaction } from './db/tx';
 import { createMetrics, startHealthServer, type HealthServer } from './health';
 import { AGENT_VERSION } from './version';
 import { ACCESS_WRITE_DIR, checkSandbox } from './worker/sandbox-check';
@@ -104,15 +110,19 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     });
     readiness.database = true;
     log.info('database ready');
+    // spec 07 §7.2: no auto.* runtimes beside the core.* ones the API is about to reconcile.
+    const catalogRevision = await waitForPlatformCatalog(pool, {
+      timeoutMs: config.agent.schemaWaitTimeoutSec * 1000,
+      signal: stopSignal.signal,
+      onProgress: (msg: string) => log.info(msg),
+    });
+    log.info({ catalogRevision }, 'platform catalog ready');
 
     // 4. Dynamic runtime registration, then the runtime registry (spec 01 §5, spec 03 §1.4).
     if (detected && detected.length > 0) await autoRegisterDetectedRuntimes(pool, detected, log);
     const filter = env.ATTUNE_WORKER_RUNTIMES !== undefined ? parseRuntimeList(env.ATTUNE_WORKER_RUNTIMES) : null;
-    const runtimeRows = await listRuntimes(pool);
-    // Filtered once here, alias-aware (spec 03 §1.4); the registry must not filter again by exact name.
-    const registry = createRuntimeRegistry(
-      runtimeRows.filter((r) => filter === null || runtimeAliasesMatchFilter([r.name, ...r.aliases], filter)),
-    );
+    // Rebuilt on metadata.runtime/pack.changed (worker/metadata.ts), unlike upstream's.
+    const registry = await createLiveRuntimeRegistry(pool, filter);
     log.info({ runtimes: registry.runtimes.map((r) => r.name) }, 'runtime registry built');
 
     // 5. RabbitMQ: connect (retrying), common infrastructure, publisher (spec 02 §1–§2).
@@ -179,7 +189,9 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     }
 
     // 8. The execution service; settle what a previous process left running.
-    const advertised = (caps.capabilities.runtime_versions ?? {}) as Record<string, string[]>;
+    // The same object the pack consumers rewrite in place after verification (advertised-versions.ts).
+    caps.capabilities.runtime_versions ??= {};
+    const advertised = caps.capabilities.runtime_versions as Record<string, string[]>;
     service = new WorkerService({
       db: pool,
       publisher,
@@ -198,6 +210,29 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     const recovered = await service.recoverAbandoned();
     if (recovered > 0) wlog.warn({ count: recovered }, 'executions left running by a previous agent process were marked abandoned');
 
+    // 8b. Pack release cache (the API transport's cache plugs in here) and the pack consumers' handlers.
+    const packCache: PackReleaseCache = apiPacks?.releaseCache ?? createLocalPackCache({ packsBaseDir: config.packsBaseDir, transport: packsTransport });
+    const packEvents = new PackEvents({
+      db: pool,
+      withTransaction: (fn) => withTransaction(pool, fn),
+      config,
+      env,
+      baseEnv,
+      workerId: worker.id,
+      runtimeFilter: filter,
+      capabilities: caps.capabilities,
+      packCache,
+      log: wlog,
+    });
+    const packTests = new PackTests({ db: pool, config, env, baseEnv, workerId: worker.id, packCache, log: wlog });
+    await packTests.cleanupStaleAttempts();
+    // spec 07 §5: Worker (fallback) mode verifies versions and pre-builds environments now.
+    if (detected === null || detected.length === 0) {
+      await runWorkerModeStartup({ db: pool, workerId: worker.id, baseEnv, runtimeFilter: filter, capabilities: caps.capabilities, packsBaseDir: config.packsBaseDir, packCache, packEvents, log: wlog });
+    } else {
+      wlog.info('Agent mode: deferring environment setup and version verification to first use');
+    }
+
     // 9. Heartbeat (spec 01 §6).
     const heartbeat: Heartbeat = startHeartbeat({ db: pool, workerId: worker.id, intervalSec: config.worker.heartbeatIntervalSec, log: wlog });
 
@@ -209,15 +244,17 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       releases.push({ name: 'health endpoint', fn: () => h.close() });
     }
 
-    // 11. Consumers (spec 02 §2.2): executions, cancel, packs, packtests.
+    // 11. Consumers (spec 02 §2.2, spec 07 §2.1): executions, cancel, packs, packtests, metadata.
     const queues = workerQueueNames(worker.id);
     const tags = workerConsumerTags(worker.id);
     const svc = service;
-    const packEvents = new PackEvents({ db: pool, config, env, baseEnv, workerId: worker.id, capabilities: caps.capabilities, log: wlog, packReleases: apiPacks?.events ?? null });
+    const metadata = new MetadataInvalidation({ registry, log: wlog });
+    const metadataSubscription = startMetadataSubscription(mq, { workerId: worker.id, handler: (d) => metadata.handle(d), log: wlog });
+    releases.push({ name: 'metadata subscription', fn: () => metadataSubscription.close() });
     const consumers: Consumer[] = [];
     const cancelConsumer = await startConsumer(mq, { queue: queues.cancel, consumerTag: tags.cancel, prefetch: CONSUMER_PREFETCH.cancel, handler: (d) => svc.handleCancel(d), log: wlog });
     const packsConsumer = await startConsumer(mq, { queue: queues.packs, consumerTag: tags.packs, prefetch: CONSUMER_PREFETCH.packs, handler: (d) => packEvents.handle(d), log: wlog });
-    const packTestsConsumer = await startConsumer(mq, { queue: queues.packtests, consumerTag: tags.packtests, prefetch: CONSUMER_PREFETCH.packtests, handler: (d) => packEvents.handlePackTest(d), log: wlog });
+    const packTestsConsumer = await startConsumer(mq, { queue: queues.packtests, consumerTag: tags.packtests, prefetch: CONSUMER_PREFETCH.packtests, handler: (d) => packTests.handle(d), log: wlog });
     const execConsumer = await startConsumer(mq, {
       queue: queues.executions,
       consumerTag: tags.executions,
@@ -249,6 +286,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       );
     }
     for (const c of [...consumers].reverse()) await c.close(2_000).catch(() => undefined);
+    await metadataSubscription.close();
     wlog.info('attune-agent stopped');
   } catch (e) {
     await runReleases(releases, log);

@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 
 export const RUNTIME_CACHE_FORMAT_VERSION = '1';
 export const READY_MARKER = '.attune-runtime-ready';
+/** Names the pack a content-addressed env was built for (upstream `PACK_REF_MARKER`). */
+export const PACK_REF_MARKER = '.attune-pack-ref';
 
 export function sha256Hex(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');

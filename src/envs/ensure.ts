@@ -23,7 +23,7 @@ import { basename, dirname, join } from 'node:path';
 import type { EnvMap } from '../execution/child-env';
 import type { RuntimeExecutionConfig } from '../execution/types';
 import type { Logger } from '../log';
-import { READY_MARKER, sha256Hex } from './cache-key';
+import { PACK_REF_MARKER, READY_MARKER, sha256Hex } from './cache-key';
 import { dependencyDigest } from './env-dir';
 import { acquireFileLock, LockWaitError, withKeyedMutex, type FileLockHandle } from './lock';
 import { buildSetupEnv, runSetupCommand, type SetupCommandResult } from './setup-command';
@@ -38,6 +38,11 @@ const ERROR_OUTPUT_CHARS = 4096;
 export interface EnsureRuntimeEnvironmentOptions {
   envDir: string;
   packDir: string;
+  /**
+   * Owner of a content-addressed env: written to `.attune-pack-ref` so a later `pack.deleted`
+   * can purge it (spec 07 §3.1 step 7, upstream `write_pack_ref_marker`).
+   */
+  packRef?: string;
   runtimeConfig: RuntimeExecutionConfig | null | undefined;
   /** Child baseline (spec 03 §3.1); setup commands get it plus §3.4 additions. */
   baseEnv: EnvMap;
@@ -201,6 +206,7 @@ async function ensureContentAddressed(
     await installDependencies(opts, temporary, setupTimeoutMs);
     validateInterpreter(opts, temporary);
     try {
+      if (opts.packRef !== undefined && /^[a-z][a-z0-9_-]*$/.test(opts.packRef)) await writeFile(join(temporary, PACK_REF_MARKER), opts.packRef);
       await writeFile(join(temporary, READY_MARKER), key);
     } catch (e) {
       throw new SetupFailure(`Failed to write ready marker in ${temporary}: ${(e as Error).message}`);

@@ -9,6 +9,6 @@ export {
   DEFAULT_FAILURE_RETRY_MS,
 } from './ensure';
 export type { EnsureRuntimeEnvironmentOptions, EnsureRuntimeEnvironmentResult } from './ensure';
-export { computeRuntimeCacheKey, rustPlatformString, sha256Hex, READY_MARKER } from './cache-key';
+export { computeRuntimeCacheKey, rustPlatformString, sha256Hex, READY_MARKER, PACK_REF_MARKER } from './cache-key';
 export type { RuntimeCacheKeyInput } from './cache-key';
 export { resolveCommand, buildTemplateVars } from './templates';

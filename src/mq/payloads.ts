@@ -34,9 +34,40 @@ export interface PackRegisteredPayload {
   runtime_names: string[];
 }
 
+/** spec 07 §3.1 (newest); older producers send only `pack_id` and `pack_ref`. */
 export interface PackDeletedPayload {
   pack_id: number;
   pack_ref: string;
+  /** Runtime-env dirs recorded for the pack, relative to `runtime_envs_dir` (checked by the handler). */
+  runtime_environment_paths: string[];
+  /** Release digests cached by API-transport replicas (64 lowercase hex; checked by the handler). */
+  release_digests: string[];
+}
+
+/** spec 07 §2.1: `ActionChanged` on `attune.metadata`. */
+export interface ActionChangedPayload {
+  action_id: number;
+  action_ref: string;
+  pack_ref: string;
+  operation: string;
+  updated_at: string;
+}
+
+/** spec 07 §2.1: `RuntimeChanged`; `pack_ref` is null for platform runtimes. */
+export interface RuntimeChangedPayload {
+  runtime_id: number;
+  runtime_ref: string;
+  pack_ref: string | null;
+  operation: string;
+  updated_at: string;
+}
+
+/** spec 07 §2.1: `PackChanged`. */
+export interface PackChangedPayload {
+  pack_id: number;
+  pack_ref: string;
+  operation: string;
+  updated_at: string;
 }
 
 /** spec 02 §4.4. `candidate_access_token` is a secret: never log this object whole. */
@@ -171,9 +202,56 @@ export function parsePackRegistered(payload: unknown): ParseResult<PackRegistere
   }));
 }
 
-/** spec 02 §4.3 */
+/** spec 07 §3.1: the two newer arrays default to empty, as serde does upstream. */
 export function parsePackDeleted(payload: unknown): ParseResult<PackDeletedPayload> {
-  return run(payload, (o) => ({ pack_id: int(o, 'pack_id'), pack_ref: packRef(o, 'pack_ref') }));
+  return run(payload, (o) => ({
+    pack_id: int(o, 'pack_id'),
+    pack_ref: packRef(o, 'pack_ref'),
+    runtime_environment_paths: strArray(o, 'runtime_environment_paths'),
+    release_digests: strArray(o, 'release_digests'),
+  }));
+}
+
+function timestamp(o: Obj, key: string): string {
+  const v = str(o, key);
+  if (!isRfc3339(v)) fail(key, 'an RFC 3339 date-time', v);
+  return v;
+}
+
+/** spec 07 §2.1 */
+export function parseActionChanged(payload: unknown): ParseResult<ActionChangedPayload> {
+  return run(payload, (o) => ({
+    action_id: int(o, 'action_id'),
+    action_ref: str(o, 'action_ref'),
+    pack_ref: packRef(o, 'pack_ref'),
+    operation: str(o, 'operation'),
+    updated_at: timestamp(o, 'updated_at'),
+  }));
+}
+
+/** spec 07 §2.1: `pack_ref`, when present, passes the pack-ref rule. */
+export function parseRuntimeChanged(payload: unknown): ParseResult<RuntimeChangedPayload> {
+  return run(payload, (o) => {
+    const ref = optStr(o, 'pack_ref');
+    if (ref !== null && !isValidPackRef(ref)) fail('pack_ref', 'a pack ref or null', ref);
+    return {
+      runtime_id: int(o, 'runtime_id'),
+      runtime_ref: str(o, 'runtime_ref'),
+      pack_ref: ref,
+      operation: str(o, 'operation'),
+      updated_at: timestamp(o, 'updated_at'),
+    };
+  });
+}
+
+/** spec 07 §2.1 */
+export function parsePackChanged(payload: unknown): ParseResult<PackChangedPayload> {
+  return run(payload, (o) => ({
+    pack_id: int(o, 'pack_id'),
+    pack_ref: packRef(o, 'pack_ref'),
+    operation: str(o, 'operation'),
+    updated_at: timestamp(o, 'updated_at'),
+  }));
 }
 
 /** spec 02 §4.4. The token is copied through but never appears in an error text. */

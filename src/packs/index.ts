@@ -5,7 +5,8 @@ export { PackReleaseGate, type GateDecision, type PackDirAnswer, type PackReleas
 export { downloadReleaseArchive, archiveUrl, MAX_ARCHIVE_BYTES, type PackArchiveApi } from './download';
 export { PackReleaseError } from './errors';
 export { createInterimPackArchiveApi } from './interim-worker-token';
-export { createReleaseEvents, releaseDigestsOf, type ReleaseEventsHook } from './release-events';
+export { createApiReleaseCache } from './release-events';
+export type { PackReleaseCache, RegisteredRelease } from './release-cache-port';
 export { ReleaseCache, DEFAULT_PACK_CACHE_MAX_BYTES } from './release-cache';
 export { isReleaseReady, releasePackDir, RELEASE_READY_MARKER } from './release-layout';
 export { packsTransportProblems, resolvePacksTransport, PACKS_SENTINEL } from './transport-config';

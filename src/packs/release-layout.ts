@@ -15,10 +15,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const RELEASE_READY_MARKER = '.attune-release-ready';
-const DIGEST_RE = /^[0-9a-f]{64}$/;
+/** A release digest: sha256, 64 lowercase hex. */
+export const RELEASE_DIGEST_RE = /^[0-9a-f]{64}$/;
 
 export function isValidDigest(digest: string): boolean {
-  return DIGEST_RE.test(digest);
+  return RELEASE_DIGEST_RE.test(digest);
 }
 
 export function releaseCacheRoot(packsBaseDir: string): string {

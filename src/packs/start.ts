@@ -9,7 +9,8 @@ import { AgentError, toError } from '../errors';
 import { ApiPackTransport, type ActiveRelease } from './api-transport';
 import { PackReleaseGate } from './dispatch-gate';
 import type { PackArchiveApi } from './download';
-import { createReleaseEvents, type ReleaseEventsHook } from './release-events';
+import { createApiReleaseCache } from './release-events';
+import type { PackReleaseCache } from './release-cache-port';
 import { ReleaseCache } from './release-cache';
 
 export interface StartApiPackTransportOptions {
@@ -25,7 +26,8 @@ export interface StartApiPackTransportOptions {
 export interface ApiPackTransportHandle {
   transport: ApiPackTransport;
   gate: PackReleaseGate;
-  events: ReleaseEventsHook;
+  /** The pack lifecycle consumers' view of this cache (pack.registered / pack.deleted / release dirs). */
+  releaseCache: PackReleaseCache;
   /** Resolves when the start-up sync finished (tests wait on it). */
   startupSync: Promise<void>;
   stop(): void;
@@ -44,7 +46,7 @@ export async function startApiPackTransport(opts: StartApiPackTransportOptions):
   log.info({ apiUrl: opts.api.baseUrl, packsBaseDir: opts.packsBaseDir, cacheMaxBytes: opts.maxBytes, ...scan }, 'packs.transport api: pack releases come from the Attune API');
   const transport = new ApiPackTransport({ api: opts.api, cache, packsBaseDir: opts.packsBaseDir, log, signal: opts.signal });
   const gate = new PackReleaseGate({ transport, packsBaseDir: opts.packsBaseDir, log, runningExecutionIds: opts.runningExecutionIds, signal: opts.signal });
-  const events = createReleaseEvents({ transport, packsBaseDir: opts.packsBaseDir, log });
+  const releaseCache = createApiReleaseCache({ transport, packsBaseDir: opts.packsBaseDir, log });
   const startupSync = (async () => {
     try {
       const summary = await transport.syncActiveReleases(await opts.listActiveReleases());
@@ -57,5 +59,5 @@ export async function startApiPackTransport(opts: StartApiPackTransportOptions):
       log.warn({ err: toError(e) }, 'start-up pack sync failed');
     }
   })();
-  return { transport, gate, events, startupSync, stop: () => gate.stop() };
+  return { transport, gate, releaseCache, startupSync, stop: () => gate.stop() };
 }

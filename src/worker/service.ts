@@ -262,7 +262,7 @@ export class WorkerService {
         runtimeConfig: request.runtimeConfig,
         env: this.opts.env,
       });
-      const ready = await ensureRuntimeEnvironment({ envDir, packDir: request.packDir, runtimeConfig: request.runtimeConfig, baseEnv: this.opts.baseEnv, log, signal: entry.abort.signal });
+      const ready = await ensureRuntimeEnvironment({ envDir, packDir: request.packDir, packRef: request.packRef, runtimeConfig: request.runtimeConfig, baseEnv: this.opts.baseEnv, log, signal: entry.abort.signal });
       if (ready.ok) request.envDir = envDir;
       else log.warn({ envDir, error: ready.error, cached: ready.cached }, 'runtime environment set-up failed; running with the system interpreter');
     }

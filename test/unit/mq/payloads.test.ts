@@ -88,7 +88,7 @@ describe('parsePackRegistered / parsePackDeleted', () => {
   });
 
   it('accepts a one-letter pack ref and rejects non-string runtime names', () => {
-    expect(parsePackDeleted({ pack_id: 4, pack_ref: 'a' })).toEqual({ ok: true, value: { pack_id: 4, pack_ref: 'a' } });
+    expect(parsePackDeleted({ pack_id: 4, pack_ref: 'a' })).toEqual({ ok: true, value: { pack_id: 4, pack_ref: 'a', runtime_environment_paths: [], release_digests: [] } });
     expect(parsePackRegistered({ pack_id: 1, pack_ref: 'a', version: '1', runtime_names: [1] })).toEqual({
       ok: false,
       error: 'payload.runtime_names must be an array of strings, got an array',
