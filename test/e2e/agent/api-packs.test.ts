@@ -186,13 +186,21 @@ describe('packs.transport api', () => {
     await runEcho('before-delete');
     expect(releaseDirs()).toContain(r.digest);
     const pack = (await e.cp.query('SELECT id FROM pack WHERE ref = $1', [PACK])).rows[0]!;
-    await e.cp.publishRaw(
-      'pack.deleted',
-      envelope('PackDeleted', { pack_id: Number(pack.id), pack_ref: PACK, release_digests: [r.digest] }, 'api-service'),
-      EXCHANGES.events,
-    );
-    await pollUntil(() => !releaseDirs().includes(r.digest), 15_000, 'the release tree to be removed');
-    expect(releaseDirs()).toContain(startupRelease.digest);
+    // The API deletes the row before it announces the deletion; the agent's stale-delete guard
+    // (spec 07 §3.1 step 3) ignores a PackDeleted whose ref still exists. Moving the row off the
+    // ref stands in for the delete, so the later tests keep their pack.
+    await e.cp.query('UPDATE pack SET ref = $2 WHERE id = $1', [pack.id, `${PACK}_moved`]);
+    try {
+      await e.cp.publishRaw(
+        'pack.deleted',
+        envelope('PackDeleted', { pack_id: Number(pack.id), pack_ref: PACK, release_digests: [r.digest] }, 'api-service'),
+        EXCHANGES.events,
+      );
+      await pollUntil(() => !releaseDirs().includes(r.digest), 15_000, 'the release tree to be removed');
+      expect(releaseDirs()).toContain(startupRelease.digest);
+    } finally {
+      await e.cp.query('UPDATE pack SET ref = $2 WHERE id = $1', [pack.id, PACK]);
+    }
   });
 
   it('a restart with everything cached makes no request; the bound evicts releases nobody uses', async () => {
