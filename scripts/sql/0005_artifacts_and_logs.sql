@@ -6,7 +6,10 @@
 -- (artifact NOTIFY payloads), 20260909000003_artifact_object_storage,
 -- 20260909000004_immutable_log_segments (log_stream only; the worker never writes
 -- log_segment), 20260912000001_shared_file_log_streams (latest object-metadata CHECK and
--- retention trigger), 20260912000005_log_stream_notifications.
+-- retention trigger), 20260912000005_log_stream_notifications,
+-- 20260909000006_storage_migration_maintenance (body_updated, legacy_snapshot_expires_at)
+-- and 20260912000002/…03_artifact_cleanup_claims (cleanup_claimed in the metadata CHECK
+-- and the immutability trigger; newest function bodies).
 
 SET search_path TO attune, public;
 
@@ -80,16 +83,26 @@ ALTER TABLE artifact_version
     ADD COLUMN provider_version TEXT,
     ADD COLUMN sha256 TEXT;
 
+-- Set by the immutability trigger on every body_state change; read by maintenance.
+ALTER TABLE artifact_version
+    ADD COLUMN body_updated TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    ADD COLUMN legacy_snapshot_expires_at TIMESTAMPTZ;
+
+CREATE INDEX idx_artifact_version_body_maintenance
+    ON artifact_version(body_state, body_updated, id)
+    WHERE body_state IS NOT NULL;
+
 CREATE UNIQUE INDEX uq_artifact_version_object_key
     ON artifact_version(object_key)
     WHERE object_key IS NOT NULL;
 
--- Latest form (shared_file_log_streams): a shared-file version has no object key.
+-- Latest form (20260912000003): a shared-file version has no object key; cleanup_claimed
+-- is treated like pending.
 ALTER TABLE artifact_version
     ADD CONSTRAINT ck_artifact_version_object_metadata CHECK (
         (body_state IS NULL AND object_key IS NULL AND provider_version IS NULL AND sha256 IS NULL)
         OR (
-            body_state = 'pending'
+            body_state IN ('pending', 'cleanup_claimed')
             AND provider_version IS NULL
             AND sha256 IS NULL
             AND size_bytes IS NULL
@@ -122,8 +135,11 @@ BEGIN
     IF OLD.body_state = 'ready' AND NEW.body_state NOT IN ('ready', 'deleting') THEN
         RAISE EXCEPTION 'ready artifact body can only transition to deleting';
     END IF;
-    IF OLD.body_state = 'deleting' AND NEW.body_state <> 'deleting' THEN
-        RAISE EXCEPTION 'deleting artifact body cannot transition';
+    IF OLD.body_state IN ('deleting', 'cleanup_claimed') AND NEW.body_state <> OLD.body_state THEN
+        RAISE EXCEPTION 'claimed artifact body cannot transition';
+    END IF;
+    IF NEW.body_state IS DISTINCT FROM OLD.body_state THEN
+        NEW.body_updated = NOW();
     END IF;
     RETURN NEW;
 END;
