@@ -223,7 +223,7 @@ function loadAgentConfig(io: CliIo, g: GlobalOpts): LoadedConfig {
 function makeLogger(io: CliIo, loaded: LoadedConfig, g: GlobalOpts, to: 'stdout' | 'stderr'): Logger {
   const format = (g.logFormat as 'json' | 'pretty' | undefined) ?? loaded.config.log.format;
   const log = createLogger({
-    level: loaded.config.log.level,
+    level: loaded.config.log.filter.level,
     format,
     destination: to === 'stdout' ? io.stdout : io.stderr,
   });
@@ -233,9 +233,11 @@ function makeLogger(io: CliIo, loaded: LoadedConfig, g: GlobalOpts, to: 'stdout'
 
 async function detectCommand(io: CliIo, g: GlobalOpts, mode: { json: boolean; report: boolean }): Promise<number> {
   const loaded = loadAgentConfig(io, g);
-  // Logs go to stderr here so the report on stdout stays machine-readable (upstream interleaves them).
-  const log = makeLogger(io, loaded, { ...g, logLevel: g.logLevel ?? 'warn' }, 'stderr');
-  if (!g.logLevel) log.level = 'warn';
+  // Logs go to stderr here so the report on stdout stays machine-readable (upstream interleaves them);
+  // only warnings unless --log-level or RUST_LOG asks for more (a config file's log.level does not).
+  const log = makeLogger(io, loaded, g, 'stderr');
+  const explicit = loaded.config.log.filter.source === 'cli' || loaded.config.log.filter.source === 'RUST_LOG';
+  if (!explicit) log.level = 'warn';
   const childEnv = captureChildBaseEnv(io.env, loaded.config.worker.passthroughEnv);
   const started = process.hrtime.bigint();
   const boot = await bootstrapDetection({ env: io.env, childEnv });
@@ -266,6 +268,9 @@ function freshDetection(childEnv: Record<string, string>) {
 async function runCommand(io: CliIo, g: GlobalOpts): Promise<number> {
   const loaded = loadAgentConfig(io, g);
   const log = makeLogger(io, loaded, g, 'stdout');
+  // spec 07 §4.3: upstream's first line ("Tracing initialized") names the directive and its source.
+  const { directive, source } = loaded.config.log.filter;
+  log.info({ level: directive, levelSource: source, format: g.logFormat ?? loaded.config.log.format }, 'logging initialized');
   return runAgent({ config: loaded.config, env: io.env, log, cliName: g.name });
 }
 

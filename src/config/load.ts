@@ -77,7 +77,7 @@ export function loadConfig(opts: LoadConfigOptions): LoadedConfig {
     origin.set('log.level', 'command line --log-level');
   }
 
-  const result = validateConfig(raw, { origin, sources });
+  const result = validateConfig(raw, { origin, sources, logInputs: { cli: opts.logLevel, rustLog: opts.env.RUST_LOG } });
   problems.push(...result.problems);
   warnings.push(...result.warnings);
   if (problems.length > 0 || result.config === null) throw new ConfigError(problems);

@@ -1,6 +1,7 @@
 import type { ConfigProblem } from '../errors';
 import { validatePassthroughNames } from '../execution/child-env';
 import { isPlainObject, type RawConfig } from './env';
+import { resolveLogLevel } from './log-filter';
 import {
   SECRET_CONFIG_KEYS,
   type Config,
@@ -16,6 +17,8 @@ import {
 export interface ValidateContext {
   origin: ReadonlyMap<string, string>;
   sources: readonly string[];
+  /** `--log-level` and `RUST_LOG`, which outrank `log.level` (spec 07 §4.1). */
+  logInputs?: { cli?: string | undefined; rustLog?: string | undefined };
 }
 
 export interface ValidateResult {
@@ -86,8 +89,12 @@ export function validateConfig(raw: RawConfig, ctx: ValidateContext): ValidateRe
   const hasWorkerSection = isPlainObject(raw.worker);
   const worker = readWorker(r, warnings);
 
+  const level = r.oneOf('log.level', LOG_LEVELS, 'info');
+  const filter = resolveLogLevel({ ...ctx.logInputs, configLevel: level });
+  if ('problem' in filter) problems.push(filter.problem);
   const log = {
-    level: r.oneOf('log.level', LOG_LEVELS, 'info'),
+    level,
+    filter: 'resolved' in filter ? filter.resolved : { directive: level, source: 'config.log.level' as const, level },
     format: r.oneOf('log.format', LOG_FORMATS, 'json'),
     mirrorRuntimeStdoutToStdio: r.bool('log.mirror_runtime_stdout_to_stdio', false),
     mirrorRuntimeStderrToStdio: r.bool('log.mirror_runtime_stderr_to_stdio', false),
