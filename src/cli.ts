@@ -268,9 +268,10 @@ function freshDetection(childEnv: Record<string, string>) {
 async function runCommand(io: CliIo, g: GlobalOpts): Promise<number> {
   const loaded = loadAgentConfig(io, g);
   const log = makeLogger(io, loaded, g, 'stdout');
-  // spec 07 §4.3: upstream's first line ("Tracing initialized") names the directive and its source.
+  // spec 07 §4.3: upstream's first line ("Tracing initialized") names the directive (its `level`
+  // field; pino owns `level` here) and where it came from.
   const { directive, source } = loaded.config.log.filter;
-  log.info({ level: directive, levelSource: source, format: g.logFormat ?? loaded.config.log.format }, 'logging initialized');
+  log.info({ directive, levelSource: source, format: g.logFormat ?? loaded.config.log.format }, 'logging initialized');
   return runAgent({ config: loaded.config, env: io.env, log, cliName: g.name });
 }
 
