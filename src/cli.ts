@@ -117,7 +117,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .command('exec')
     .description('run one action locally with the agent\'s engine and print the result JSON (for pack authors)')
     .argument('<action>', 'pack.action ref (looked up under --packs-dir) or path to an action YAML file')
-    .option('-p, --param <key=value>', 'parameter (value parsed as JSON when valid, else a string); repeatable', collect, [])
+    .option('-p, --param <key=value>', "parameter, typed by the action's declared parameter type (undeclared: JSON when valid, else a string); repeatable", collect, [])
     .option('--params-file <file>', 'JSON file with parameters (flags override it)')
     .option('--packs-dir <dir>', 'packs directory (default: packs_base_dir from config)')
     .option('--timeout <seconds>', 'timeout in seconds (default: the action\'s, else 600)', positiveInt)
