@@ -315,6 +315,18 @@ describe(`chaos soak: ${EXECUTIONS} executions at concurrency ${CONCURRENCY} wit
     );
     const terminalTimes = new Map(terminalEntries.rows.map((r) => [Number(r.id), Number(r.n)]));
     const notExactlyOnceTerminal = ids.filter((id) => terminalTimes.get(id) !== 1);
+    // Upstream's trg_audit_execution_lifecycle (spec 07 §7.5) fired through every fault: one
+    // terminal audit event per execution, in the partitioned audit_event.
+    const auditTerminal = await queryRetry<{ id: string; n: string }>(
+      h.db.pool,
+      `SELECT resource_id AS id, count(*) AS n FROM audit_event
+       WHERE resource_type = 'execution' AND resource_id = ANY($1::bigint[])
+         AND details->>'new_status' IN ('completed','failed','cancelled','timeout','abandoned')
+       GROUP BY resource_id`,
+      [ids],
+    );
+    const auditTimes = new Map(auditTerminal.rows.map((r) => [Number(r.id), Number(r.n)]));
+    const auditNotExactlyOnce = ids.filter((id) => auditTimes.get(id) !== 1);
     const completions = h.recorder.completionCounts();
     const duplicated = ids.filter((id) => (completions.get(id) ?? 0) > 1);
     const missingCompletion = ids.filter((id) => TERMINAL.has(rows.get(id) ?? '') && (completions.get(id) ?? 0) === 0);
@@ -368,6 +380,7 @@ describe(`chaos soak: ${EXECUTIONS} executions at concurrency ${CONCURRENCY} wit
       statuses: statusCounts,
       lost: lost.length,
       notExactlyOnceTerminal: notExactlyOnceTerminal.length,
+      auditNotExactlyOnceTerminal: auditNotExactlyOnce.length,
       duplicatedCompletions: duplicated.length,
       completionsMissing: missingCompletion.length,
       completionsMissingByStatus: missingByStatus,
@@ -399,6 +412,7 @@ describe(`chaos soak: ${EXECUTIONS} executions at concurrency ${CONCURRENCY} wit
     expect(faults.filter((f) => f.note?.startsWith('fault failed'))).toEqual([]);
     expect(lost).toEqual([]);
     expect(notExactlyOnceTerminal).toEqual([]);
+    expect(auditNotExactlyOnce).toEqual([]);
     expect(duplicated).toEqual([]);
     expect(figures.stuckOpen).toBe(0);
     expect(completedWithoutRun).toEqual([]);
