@@ -9,7 +9,7 @@
 -- retention trigger), 20260912000005_log_stream_notifications,
 -- 20260909000006_storage_migration_maintenance (body_updated, legacy_snapshot_expires_at)
 -- and 20260912000002/…03_artifact_cleanup_claims (cleanup_claimed in the metadata CHECK
--- and the immutability trigger; newest function bodies).
+-- and the immutability trigger; newest function bodies), 20250101000025_artifact_path_constraints.
 
 SET search_path TO attune, public;
 
@@ -118,6 +118,25 @@ ALTER TABLE artifact_version
             )
         )
     );
+
+-- Path grammar (upstream 20250101000025_artifact_path_constraints @457e0ae): refs and file
+-- paths must be safe for path derivation. NOT VALID as upstream: enforced on new and updated
+-- rows, which is every row the worker writes.
+ALTER TABLE artifact
+    ADD CONSTRAINT artifact_ref_path_safe CHECK (
+        ref <> ''
+        AND ref = btrim(ref)
+        AND ref !~ '(^\.|\.{2}|[/:\\]|\.$)'
+    ) NOT VALID;
+
+ALTER TABLE artifact_version
+    ADD CONSTRAINT artifact_version_file_path_safe CHECK (
+        file_path IS NULL
+        OR (
+            file_path <> ''
+            AND file_path !~ '(^/|\\|(^|/)\.\.?(/|$)|//|/$|:)'
+        )
+    ) NOT VALID;
 
 CREATE OR REPLACE FUNCTION enforce_artifact_body_immutability()
 RETURNS TRIGGER AS $$

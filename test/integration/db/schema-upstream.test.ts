@@ -176,6 +176,38 @@ describe('schema structure (upstream e76cd03)', () => {
   });
 });
 
+describe('artifact constraints and triggers (upstream 20250101000025, 20260909000006, 20260912000003)', () => {
+  it('enforces the artifact ref / file path grammar on new rows', async () => {
+    const ok = await db.pool.query("INSERT INTO artifact (ref, type) VALUES ('execution_1.stdout', 'file_text') RETURNING id");
+    const artifactId = Number(ok.rows[0].id);
+    for (const bad of ['../x', 'a/b', '.hidden', 'x.', ' x', 'a:b', '']) {
+      await expect(db.pool.query("INSERT INTO artifact (ref, type) VALUES ($1, 'file_text')", [bad]), bad).rejects.toMatchObject({ code: '23514' });
+    }
+    await expect(
+      db.pool.query("INSERT INTO artifact_version (artifact, version, file_path) VALUES ($1, 1, 'execution/1/stdout.log')", [artifactId]),
+    ).resolves.toBeDefined();
+    for (const bad of ['/abs', 'a/../b', 'a//b', 'a/', 'c:x', './a']) {
+      await expect(
+        db.pool.query('INSERT INTO artifact_version (artifact, version, file_path) VALUES ($1, 2, $2)', [artifactId, bad]),
+        bad,
+      ).rejects.toMatchObject({ code: '23514' });
+    }
+  });
+
+  it('stamps body_updated on a body-state change and freezes cleanup_claimed bodies', async () => {
+    const a = await db.pool.query("INSERT INTO artifact (ref, type) VALUES ('claimed', 'file_text') RETURNING id");
+    const v = await db.pool.query(
+      "INSERT INTO artifact_version (artifact, version, body_state, object_key, body_updated) VALUES ($1, 1, 'pending', 'k1', '2000-01-01') RETURNING id",
+      [a.rows[0].id],
+    );
+    const id = v.rows[0].id;
+    await db.pool.query("UPDATE artifact_version SET body_state = 'cleanup_claimed' WHERE id = $1", [id]);
+    const row = await db.pool.query('SELECT body_state::text, body_updated > now() - interval \'1 minute\' AS fresh FROM artifact_version WHERE id = $1', [id]);
+    expect(row.rows[0]).toEqual({ body_state: 'cleanup_claimed', fresh: true });
+    await expect(db.pool.query("UPDATE artifact_version SET body_state = 'pending' WHERE id = $1", [id])).rejects.toThrow(/claimed artifact body cannot transition/);
+  });
+});
+
 describe('triggers firing on the agent’s writes', () => {
   it('running → completed writes history into today’s leaf, two audit events and execution_status invalidations', async () => {
     const id = await insertExecution();
