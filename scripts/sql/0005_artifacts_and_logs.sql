@@ -9,7 +9,8 @@
 -- retention trigger), 20260912000005_log_stream_notifications,
 -- 20260909000006_storage_migration_maintenance (body_updated, legacy_snapshot_expires_at)
 -- and 20260912000002/…03_artifact_cleanup_claims (cleanup_claimed in the metadata CHECK
--- and the immutability trigger; newest function bodies), 20250101000025_artifact_path_constraints.
+-- and the immutability trigger; newest function bodies), 20250101000025_artifact_path_constraints,
+-- 20260909000007_bounded_object_retention (deletion queue, retention on pending → ready).
 
 SET search_path TO attune, public;
 
@@ -239,6 +240,81 @@ CREATE TRIGGER trg_enforce_artifact_retention
     AFTER INSERT ON artifact_version
     FOR EACH ROW
     EXECUTE FUNCTION enforce_artifact_retention();
+
+-- A pending body that becomes ready is counted for retention then (20260909000007).
+CREATE TRIGGER trg_enforce_artifact_retention_ready
+    AFTER UPDATE OF body_state ON artifact_version
+    FOR EACH ROW
+    WHEN (OLD.body_state = 'pending' AND NEW.body_state = 'ready')
+    EXECUTE FUNCTION enforce_artifact_retention();
+
+-- ============================================================================
+-- OBJECT DELETION QUEUE (upstream 20260909000007_bounded_object_retention): deleting a
+-- pack release or an artifact version with an object body (e.g. by the retention trigger
+-- above, on the worker's artifact insert) queues the exact object version for deletion.
+-- The log_segment trigger of that migration belongs with log_segment (not in this fixture).
+-- ============================================================================
+
+CREATE TABLE object_maintenance_ledger (
+    id BIGSERIAL PRIMARY KEY,
+    object_key TEXT NOT NULL UNIQUE,
+    provider_version TEXT,
+    object_kind TEXT NOT NULL CHECK (object_kind IN ('pack', 'artifact', 'log')),
+    size_bytes BIGINT CHECK (size_bytes IS NULL OR size_bytes >= 0),
+    state TEXT NOT NULL DEFAULT 'uploading'
+        CHECK (state IN ('uploading', 'ready', 'deletion_pending', 'deleting')),
+    eligible_at TIMESTAMPTZ,
+    attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    last_error TEXT,
+    created TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    updated TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    CHECK ((state = 'uploading' AND provider_version IS NULL)
+        OR (state <> 'uploading' AND provider_version IS NOT NULL))
+);
+
+CREATE INDEX idx_object_maintenance_collect
+    ON object_maintenance_ledger(state, eligible_at, updated, id);
+
+CREATE OR REPLACE FUNCTION enqueue_deleted_object()
+RETURNS TRIGGER AS $$
+DECLARE
+    v_size BIGINT;
+BEGIN
+    IF TG_TABLE_NAME = 'artifact_version'
+       AND EXISTS (SELECT 1 FROM log_stream WHERE artifact_version = OLD.id) THEN
+        RETURN OLD;
+    END IF;
+    IF OLD.object_key IS NOT NULL AND OLD.provider_version IS NOT NULL THEN
+        IF TG_TABLE_NAME = 'pack_release' THEN
+            v_size := OLD.archive_size;
+        ELSE
+            v_size := OLD.size_bytes;
+        END IF;
+        INSERT INTO object_maintenance_ledger
+            (object_key, provider_version, object_kind, size_bytes, state, eligible_at, updated)
+        VALUES (OLD.object_key, OLD.provider_version, TG_ARGV[0], v_size, 'deletion_pending', NOW(), NOW())
+        ON CONFLICT (object_key) DO UPDATE
+        SET state = 'deletion_pending', eligible_at = NOW(), updated = NOW(), last_error = NULL
+        WHERE object_maintenance_ledger.provider_version = EXCLUDED.provider_version;
+    END IF;
+    RETURN OLD;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER trg_pack_release_enqueue_object
+    BEFORE DELETE ON pack_release FOR EACH ROW
+    EXECUTE FUNCTION enqueue_deleted_object('pack');
+CREATE TRIGGER trg_artifact_version_enqueue_object
+    BEFORE DELETE ON artifact_version FOR EACH ROW
+    EXECUTE FUNCTION enqueue_deleted_object('artifact');
+
+CREATE INDEX idx_pack_release_inactive_retention
+    ON pack_release(pack, inactive_since DESC, id DESC)
+    WHERE inactive_since IS NOT NULL;
+CREATE INDEX idx_execution_pack_release_pin
+    ON execution(pack_release) WHERE pack_release IS NOT NULL;
+CREATE INDEX idx_enforcement_pack_release_pin
+    ON enforcement(pack_release) WHERE pack_release IS NOT NULL;
 
 -- ============================================================================
 -- NOTIFY (payload envelope of upstream 20250101000020)

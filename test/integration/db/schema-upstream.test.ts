@@ -208,6 +208,24 @@ describe('artifact constraints and triggers (upstream 20250101000025, 2026090900
   });
 });
 
+describe('object deletion queue (upstream 20260909000007)', () => {
+  it('retention pruning a ready object-backed version queues its exact object version for deletion', async () => {
+    const a = await db.pool.query("INSERT INTO artifact (ref, type, retention_policy, retention_limit) VALUES ('pruned', 'file_text', 'versions', 1) RETURNING id");
+    const sha = 'cd'.repeat(32);
+    const insert = (version: number) =>
+      db.pool.query(
+        "INSERT INTO artifact_version (artifact, version, body_state, object_key, provider_version, sha256, size_bytes) VALUES ($1, $2, 'ready', $3, 'pv1', $4, 5)",
+        [a.rows[0].id, version, `obj/pruned/${version}`, sha],
+      );
+    await insert(1);
+    await insert(2);
+    const versions = await db.pool.query('SELECT version FROM artifact_version WHERE artifact = $1', [a.rows[0].id]);
+    expect(versions.rows).toEqual([{ version: 2 }]);
+    const ledger = await db.pool.query("SELECT object_key, provider_version, object_kind, size_bytes::int, state FROM object_maintenance_ledger WHERE object_key LIKE 'obj/pruned/%'");
+    expect(ledger.rows).toEqual([{ object_key: 'obj/pruned/1', provider_version: 'pv1', object_kind: 'artifact', size_bytes: 5, state: 'deletion_pending' }]);
+  });
+});
+
 describe('triggers firing on the agent’s writes', () => {
   it('running → completed writes history into today’s leaf, two audit events and execution_status invalidations', async () => {
     const id = await insertExecution();
