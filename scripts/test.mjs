@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withFuzzSeed } from './lib/fuzz-seed.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const extra = process.argv.slice(2);
@@ -21,6 +22,9 @@ if (build.status !== 0) {
   process.exit(1);
 }
 
+// One seed for the fuzz properties and the chaos soak, printed so a failure can be replayed.
+const testEnv = withFuzzSeed(process.env);
+console.log(`fuzz/chaos seed ${testEnv.ATTUNE_FUZZ_SEED} (replay: ATTUNE_FUZZ_SEED=${testEnv.ATTUNE_FUZZ_SEED} npm test)`);
 const outDir = mkdtempSync(join(tmpdir(), 'attune-agent-test-'));
 const totals = { passed: 0, failed: 0, skipped: 0 };
 let runnerFailed = false;
@@ -31,7 +35,7 @@ for (const project of projects) {
   const r = spawnSync(
     process.execPath,
     [vitest, 'run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...passThrough],
-    { stdio: 'inherit', cwd: root, env: { ...process.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR } },
+    { stdio: 'inherit', cwd: root, env: { ...testEnv, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR } },
   );
   if (!existsSync(out)) {
     // vitest exits non-zero with no report when no file matches a filter; that only counts as a

@@ -117,7 +117,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .command('exec')
     .description('run one action locally with the agent\'s engine and print the result JSON (for pack authors)')
     .argument('<action>', 'pack.action ref (looked up under --packs-dir) or path to an action YAML file')
-    .option('-p, --param <key=value>', 'parameter (value parsed as JSON when valid, else a string); repeatable', collect, [])
+    .option('-p, --param <key=value>', "parameter, typed by the action's declared parameter type (undeclared: JSON when valid, else a string); repeatable", collect, [])
     .option('--params-file <file>', 'JSON file with parameters (flags override it)')
     .option('--packs-dir <dir>', 'packs directory (default: packs_base_dir from config)')
     .option('--timeout <seconds>', 'timeout in seconds (default: the action\'s, else 600)', positiveInt)
@@ -223,7 +223,7 @@ function loadAgentConfig(io: CliIo, g: GlobalOpts): LoadedConfig {
 function makeLogger(io: CliIo, loaded: LoadedConfig, g: GlobalOpts, to: 'stdout' | 'stderr'): Logger {
   const format = (g.logFormat as 'json' | 'pretty' | undefined) ?? loaded.config.log.format;
   const log = createLogger({
-    level: loaded.config.log.level,
+    level: loaded.config.log.filter.level,
     format,
     destination: to === 'stdout' ? io.stdout : io.stderr,
   });
@@ -233,9 +233,11 @@ function makeLogger(io: CliIo, loaded: LoadedConfig, g: GlobalOpts, to: 'stdout'
 
 async function detectCommand(io: CliIo, g: GlobalOpts, mode: { json: boolean; report: boolean }): Promise<number> {
   const loaded = loadAgentConfig(io, g);
-  // Logs go to stderr here so the report on stdout stays machine-readable (upstream interleaves them).
-  const log = makeLogger(io, loaded, { ...g, logLevel: g.logLevel ?? 'warn' }, 'stderr');
-  if (!g.logLevel) log.level = 'warn';
+  // Logs go to stderr here so the report on stdout stays machine-readable (upstream interleaves them);
+  // only warnings unless --log-level or RUST_LOG asks for more (a config file's log.level does not).
+  const log = makeLogger(io, loaded, g, 'stderr');
+  const explicit = loaded.config.log.filter.source === 'cli' || loaded.config.log.filter.source === 'RUST_LOG';
+  if (!explicit) log.level = 'warn';
   const childEnv = captureChildBaseEnv(io.env, loaded.config.worker.passthroughEnv);
   const started = process.hrtime.bigint();
   const boot = await bootstrapDetection({ env: io.env, childEnv });
@@ -266,6 +268,10 @@ function freshDetection(childEnv: Record<string, string>) {
 async function runCommand(io: CliIo, g: GlobalOpts): Promise<number> {
   const loaded = loadAgentConfig(io, g);
   const log = makeLogger(io, loaded, g, 'stdout');
+  // spec 07 §4.3: upstream's first line ("Tracing initialized") names the directive (its `level`
+  // field; pino owns `level` here) and where it came from.
+  const { directive, source } = loaded.config.log.filter;
+  log.info({ directive, levelSource: source, format: g.logFormat ?? loaded.config.log.format }, 'logging initialized');
   return runAgent({ config: loaded.config, env: io.env, log, cliName: g.name });
 }
 

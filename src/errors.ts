@@ -2,6 +2,8 @@
  * Error hierarchy (STYLE.md "Errors and exit codes"). Branch on `instanceof` or `code`,
  * never on message text. Messages are for operators: what failed, with which value, what to check.
  */
+import { describeValue } from './util/describe-value';
+
 export type AgentErrorCode =
   | 'CONFIG_INVALID'
   | 'USAGE'
@@ -84,11 +86,8 @@ export class MqError extends AgentError {
 export function toError(e: unknown): Error {
   if (e instanceof Error) return e;
   if (typeof e === 'string') return new Error(e);
-  try {
-    return new Error(JSON.stringify(e));
-  } catch {
-    return new Error(String(e));
-  }
+  // Never String(e): a thrown {toString: 0} would throw again.
+  return new Error(describeValue(e, 500));
 }
 
 /** `Error: msg` plus `  caused by: …` lines, as printed on stderr by the CLI. */

@@ -4,7 +4,9 @@
 -- Restates (spec 04 §1–§2, §7.1) upstream migrations 20250101000001_initial_setup,
 -- 20250101000003_identity_and_auth, 20250101000004 (action_reference_visibility_enum),
 -- 20250101000017 (artifact_classification_enum), 20250101000020 (_notify_payload_guard),
--- 20260909000003 (artifact_body_state_enum), 20260912000001 (log_stream_backend_enum).
+-- 20260909000003 (artifact_body_state_enum), 20260912000001 (log_stream_backend_enum),
+-- 20260912000002 (artifact_body_state_enum value cleanup_claimed, appended; created here in
+-- its final form, so no file adds and uses the value in one transaction).
 -- Applied by scripts/apply-schema.mjs inside one transaction.
 
 CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA public;
@@ -18,7 +20,9 @@ SET search_path TO attune, public;
 -- ============================================================================
 
 CREATE TYPE worker_type_enum AS ENUM ('local', 'remote', 'container');
-CREATE TYPE worker_role_enum AS ENUM ('action', 'sensor', 'hybrid');
+-- No 'hybrid': the newest upstream WorkerRole has only action and sensor (spec 07 §7.3; the
+-- newest initial-setup DDL is not in the index, so this follows the Rust enum and issue 14).
+CREATE TYPE worker_role_enum AS ENUM ('action', 'sensor');
 CREATE TYPE worker_status_enum AS ENUM ('active', 'inactive', 'busy', 'error');
 CREATE TYPE enforcement_status_enum AS ENUM ('created', 'processed', 'disabled');
 CREATE TYPE enforcement_condition_enum AS ENUM ('any', 'all');
@@ -52,7 +56,7 @@ CREATE TYPE artifact_visibility_enum AS ENUM ('public', 'private');
 CREATE TYPE pack_environment_status_enum AS ENUM ('pending', 'installing', 'ready', 'failed', 'outdated');
 CREATE TYPE action_reference_visibility_enum AS ENUM ('public', 'private', 'restricted');
 CREATE TYPE artifact_classification_enum AS ENUM ('general', 'runtime_log');
-CREATE TYPE artifact_body_state_enum AS ENUM ('pending', 'ready', 'deleting');
+CREATE TYPE artifact_body_state_enum AS ENUM ('pending', 'ready', 'deleting', 'cleanup_claimed');
 CREATE TYPE log_stream_backend_enum AS ENUM ('object_segments', 'shared_file');
 
 -- ============================================================================

@@ -3,7 +3,9 @@
 -- 0002: pack, pack_release, runtime, runtime_version (spec 04 §3.2–§3.4).
 -- Restates upstream 20250101000002_pack_system ("best available" copy, spec 04 §8.1),
 -- 20260818000002_pack_install_status, 20260821000001_pack_worker_placement,
--- 20260909000001_pack_releases, 20260909000005_pack_release_object_storage.
+-- 20260909000001_pack_releases, 20260909000005_pack_release_object_storage,
+-- 20260909000006_storage_migration_maintenance, 20260909000007_bounded_object_retention
+-- (pack_release columns). runtime_version.managed_release is added in 0004.
 -- Catalog/retirement columns are added in 0004.
 
 SET search_path TO attune, public;
@@ -84,8 +86,11 @@ CREATE TABLE pack_release (
     created TIMESTAMPTZ NOT NULL DEFAULT NOW(),
     object_key TEXT,
     provider_version TEXT,
-    -- In the Rust model (spec 04 §3.4); its DDL was not read upstream (spec 04 §8.8).
+    -- upstream 20260909000007_bounded_object_retention (spec 07 §7.4).
     inactive_since TIMESTAMPTZ,
+    -- upstream 20260909000006_storage_migration_maintenance: earliest time the migrated
+    -- filesystem archive may be removed.
+    legacy_snapshot_expires_at TIMESTAMPTZ,
 
     CONSTRAINT pack_release_pack_version_unique UNIQUE (pack, version),
     CONSTRAINT pack_release_pack_id_unique UNIQUE (pack, id),

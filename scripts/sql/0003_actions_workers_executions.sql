@@ -1,12 +1,18 @@
 -- DEVELOPMENT/TEST ONLY — Attune owns its schema in production; the agent never runs this.
 --
--- 0003: action, enforcement, worker, execution, execution_secret_value (spec 04 §3.1,
--- §3.5–§3.8). Restates upstream 20250101000004_trigger_sensor_event_rule (action,
--- enforcement), 20250101000005_execution_and_operations (worker, execution,
--- execution_secret_value), the workflow migration's action columns,
--- 20250101000015_trace_tags and 20260909000002_async_pack_release_pins.
--- Not recreated: workflow_definition, rule, event — so action.workflow_def and
--- execution.workflow_def are plain BIGINT here, and enforcement.rule has no FK.
+-- 0003: action, trigger, event, enforcement, rule, worker, execution, execution_secret_value
+-- (spec 04 §3.1, §3.5–§3.8, spec 07 §7.4). Restates upstream
+-- 20250101000004_trigger_sensor_event_rule @a354b9c (action, trigger, event, enforcement),
+-- 20250101000005_execution_and_operations @e76cd03 (rule, worker, execution,
+-- execution_secret_value; execution.parent and execution.enforcement are plain BIGINTs that
+-- may dangle after independent retention — no execution_parent_fkey /
+-- execution_enforcement_fkey), the workflow migration's action columns,
+-- 20250101000015_trace_tags, 20250101000016_source_trace_tags (event.trace_tag) and
+-- 20260909000002_async_pack_release_pins.
+-- trigger, event and rule exist so enforcement has its upstream keys (enforcement_rule_fkey,
+-- uq_enforcement_rule_event) and the enforcement NOTIFY functions (0006) can read event.
+-- Not recreated: workflow_definition, sensor — so action.workflow_def and
+-- execution.workflow_def are plain BIGINT here, and trigger.sensor / event.source have no FK.
 
 SET search_path TO attune, public;
 
@@ -68,6 +74,7 @@ ALTER TABLE action
 CREATE INDEX idx_action_ref ON action(ref);
 CREATE INDEX idx_action_pack ON action(pack);
 CREATE INDEX idx_action_runtime ON action(runtime);
+CREATE INDEX idx_action_enabled ON action(enabled);
 CREATE INDEX idx_action_created ON action(created DESC);
 
 CREATE TRIGGER update_action_updated
@@ -76,7 +83,68 @@ CREATE TRIGGER update_action_updated
     EXECUTE FUNCTION update_updated_column();
 
 -- ============================================================================
--- ENFORCEMENT (spec 04 §3.7; read only to export ATTUNE_RULE / ATTUNE_TRIGGER)
+-- TRIGGER (never read by the worker; FK target of rule.trigger and event.trigger)
+-- ============================================================================
+
+CREATE TABLE trigger (
+    id BIGSERIAL PRIMARY KEY,
+    ref TEXT NOT NULL UNIQUE,
+    pack BIGINT REFERENCES pack(id) ON DELETE CASCADE,
+    pack_ref TEXT,
+    label TEXT NOT NULL,
+    description TEXT,
+    enabled BOOLEAN NOT NULL DEFAULT TRUE,
+    is_adhoc BOOLEAN DEFAULT false NOT NULL,
+    param_schema JSONB,
+    out_schema JSONB,
+    webhook_enabled BOOLEAN NOT NULL DEFAULT FALSE,
+    webhook_key VARCHAR(64) UNIQUE,
+    webhook_config JSONB DEFAULT '{}'::jsonb,
+    sensor BIGINT,
+    sensor_ref TEXT,
+    reference_visibility action_reference_visibility_enum NOT NULL DEFAULT 'public',
+    reference_allowed_pack_refs TEXT[] NOT NULL DEFAULT ARRAY[]::TEXT[],
+    created TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    updated TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+
+    CONSTRAINT trigger_ref_lowercase CHECK (ref = LOWER(ref)),
+    CONSTRAINT trigger_ref_format CHECK (ref ~ '^[^.]+\.[^.]+$')
+);
+
+CREATE TRIGGER update_trigger_updated
+    BEFORE UPDATE ON trigger
+    FOR EACH ROW
+    EXECUTE FUNCTION update_updated_column();
+
+-- ============================================================================
+-- EVENT (spec 07 §7.4, §7.6): RANGE-partitioned by created, PK (id, created), DEFAULT
+-- partition; daily leaves are created in 0006 (upstream 20261006000001).
+-- ============================================================================
+
+CREATE TABLE event (
+    id BIGSERIAL NOT NULL,
+    trigger BIGINT REFERENCES trigger(id) ON DELETE SET NULL,
+    trigger_ref TEXT NOT NULL,
+    config JSONB,
+    payload JSONB,
+    source BIGINT,
+    source_ref TEXT,
+    created TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    rule BIGINT,
+    rule_ref TEXT,
+    trace_tag TEXT,
+    PRIMARY KEY (id, created)
+) PARTITION BY RANGE (created);
+
+CREATE TABLE event_default PARTITION OF event DEFAULT;
+
+CREATE INDEX idx_event_trigger ON event(trigger);
+CREATE INDEX idx_event_trigger_ref ON event(trigger_ref);
+CREATE INDEX idx_event_created ON event(created DESC);
+
+-- ============================================================================
+-- ENFORCEMENT (spec 04 §3.7; read only to export ATTUNE_RULE / ATTUNE_TRIGGER).
+-- `event` is a plain BIGINT: no FK, for independent retention.
 -- ============================================================================
 
 CREATE TABLE enforcement (
@@ -97,7 +165,61 @@ CREATE TABLE enforcement (
 );
 
 CREATE INDEX idx_enforcement_rule ON enforcement(rule);
+CREATE INDEX idx_enforcement_rule_ref ON enforcement(rule_ref);
+CREATE INDEX idx_enforcement_trigger_ref ON enforcement(trigger_ref);
+CREATE INDEX idx_enforcement_event ON enforcement(event);
 CREATE INDEX idx_enforcement_status ON enforcement(status);
+CREATE INDEX idx_enforcement_created ON enforcement(created DESC);
+CREATE UNIQUE INDEX uq_enforcement_rule_event
+    ON enforcement (rule, event)
+    WHERE rule IS NOT NULL AND event IS NOT NULL;
+
+-- ============================================================================
+-- RULE (upstream 20250101000005; never read by the worker). Then the FKs upstream adds
+-- "now that rule table exists".
+-- ============================================================================
+
+CREATE TABLE rule (
+    id BIGSERIAL PRIMARY KEY,
+    ref TEXT NOT NULL UNIQUE,
+    pack BIGINT NOT NULL REFERENCES pack(id) ON DELETE CASCADE,
+    pack_ref TEXT NOT NULL,
+    label TEXT NOT NULL,
+    description TEXT,
+    action BIGINT REFERENCES action(id) ON DELETE SET NULL,
+    action_ref TEXT NOT NULL,
+    trigger BIGINT REFERENCES trigger(id) ON DELETE SET NULL,
+    trigger_ref TEXT NOT NULL,
+    conditions JSONB NOT NULL DEFAULT '[]'::jsonb,
+    action_params JSONB DEFAULT '{}'::jsonb,
+    trigger_params JSONB DEFAULT '{}'::jsonb,
+    permission_set_refs TEXT[],
+    enabled BOOLEAN NOT NULL,
+    is_adhoc BOOLEAN NOT NULL DEFAULT FALSE,
+    owner_identity BIGINT REFERENCES identity(id) ON DELETE SET NULL,
+    created TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    updated TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+
+    CONSTRAINT rule_ref_lowercase CHECK (ref = LOWER(ref)),
+    CONSTRAINT rule_ref_format CHECK (ref ~ '^[^.]+\.[^.]+$')
+);
+
+CREATE INDEX idx_rule_pack ON rule(pack);
+CREATE INDEX idx_rule_action ON rule(action);
+CREATE INDEX idx_rule_trigger ON rule(trigger);
+
+CREATE TRIGGER update_rule_updated
+    BEFORE UPDATE ON rule
+    FOR EACH ROW
+    EXECUTE FUNCTION update_updated_column();
+
+ALTER TABLE enforcement
+    ADD CONSTRAINT enforcement_rule_fkey
+    FOREIGN KEY (rule) REFERENCES rule(id) ON DELETE SET NULL;
+
+ALTER TABLE event
+    ADD CONSTRAINT event_rule_fkey
+    FOREIGN KEY (rule) REFERENCES rule(id) ON DELETE SET NULL;
 
 -- ============================================================================
 -- WORKER (spec 04 §3.1, spec 01 §4.1)
@@ -187,16 +309,26 @@ CREATE INDEX idx_execution_parent ON execution(parent);
 CREATE INDEX idx_execution_enforcement ON execution(enforcement);
 CREATE INDEX idx_execution_executor ON execution(executor);
 CREATE INDEX idx_execution_permission_set_refs ON execution USING GIN (permission_set_refs);
+CREATE INDEX idx_execution_worker_selector_gin ON execution USING GIN (worker_selector) WHERE worker_selector IS NOT NULL;
+CREATE INDEX idx_execution_worker_tolerations_gin ON execution USING GIN (worker_tolerations) WHERE worker_tolerations IS NOT NULL;
+CREATE INDEX idx_execution_worker_affinity_gin ON execution USING GIN (worker_affinity) WHERE worker_affinity IS NOT NULL;
 CREATE INDEX idx_execution_worker ON execution(worker);
 CREATE INDEX idx_execution_status ON execution(status);
 CREATE INDEX idx_execution_created ON execution(created DESC);
 CREATE INDEX idx_execution_updated ON execution(updated DESC);
 CREATE INDEX idx_execution_status_created ON execution(status, created DESC);
 CREATE INDEX idx_execution_status_updated ON execution(status, updated DESC);
+CREATE INDEX idx_execution_action_status ON execution(action, status);
+CREATE INDEX idx_execution_executor_created ON execution(executor, created DESC);
 CREATE INDEX idx_execution_worker_created ON execution(worker, created DESC);
+CREATE INDEX idx_execution_parent_created ON execution(parent, created DESC);
 CREATE INDEX idx_execution_result_gin ON execution USING GIN (result);
 CREATE INDEX idx_execution_env_vars_gin ON execution USING GIN (env_vars);
 CREATE INDEX idx_execution_original_execution ON execution(original_execution) WHERE original_execution IS NOT NULL;
+CREATE INDEX idx_execution_status_retry ON execution(status, retry_count) WHERE status = 'failed' AND retry_count < COALESCE(max_retries, 0);
+CREATE INDEX idx_execution_top_level_created
+    ON execution (created DESC)
+    WHERE parent IS NULL;
 CREATE UNIQUE INDEX uq_execution_top_level_enforcement
     ON execution (enforcement)
     WHERE enforcement IS NOT NULL
@@ -212,14 +344,8 @@ ALTER TABLE execution
     ADD CONSTRAINT execution_action_fkey
     FOREIGN KEY (action) REFERENCES action(id) ON DELETE SET NULL;
 ALTER TABLE execution
-    ADD CONSTRAINT execution_parent_fkey
-    FOREIGN KEY (parent) REFERENCES execution(id) ON DELETE SET NULL;
-ALTER TABLE execution
     ADD CONSTRAINT execution_original_execution_fkey
     FOREIGN KEY (original_execution) REFERENCES execution(id) ON DELETE SET NULL;
-ALTER TABLE execution
-    ADD CONSTRAINT execution_enforcement_fkey
-    FOREIGN KEY (enforcement) REFERENCES enforcement(id) ON DELETE SET NULL;
 ALTER TABLE execution
     ADD CONSTRAINT execution_executor_fkey
     FOREIGN KEY (executor) REFERENCES identity(id) ON DELETE SET NULL;

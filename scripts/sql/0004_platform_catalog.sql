@@ -3,8 +3,9 @@
 -- 0004: platform catalog ownership and component retirement for runtime, runtime_version
 -- and action (spec 04 §1.4, §3.2, §3.3, §3.5, §3.14). Restates upstream
 -- 20260916000001_platform_catalog, 20260916000002_catalog_bootstrap_and_release_lock and
--- 20260916000003_component_retirement, limited to the tables of this fixture (upstream
--- loops over eleven component tables).
+-- 20260916000003_component_retirement and 20260919000002_absent_metadata_policy @126b167
+-- (runtime_version.managed_release + guard, action.omission_disabled), limited to the
+-- tables of this fixture (upstream loops over eleven component tables).
 
 SET search_path TO attune, public;
 
@@ -150,10 +151,16 @@ ALTER TABLE runtime_version ADD COLUMN retired_at TIMESTAMPTZ;
 CREATE INDEX idx_runtime_version_active ON runtime_version (runtime, version)
     WHERE retired_at IS NULL;
 
--- Operators own enabled_override; the repository reads effective_enabled AS enabled.
+-- Operators own enabled_override; omission (a component missing from the newest pack
+-- release under absent_metadata_policy 'disable') is an independent gate. The repository
+-- reads effective_enabled AS enabled. Upstream 20260919000002 drops and regenerates the
+-- column; this fixture creates it in its final form.
 ALTER TABLE action
     ADD COLUMN enabled_override BOOLEAN,
-    ADD COLUMN effective_enabled BOOLEAN GENERATED ALWAYS AS (COALESCE(enabled_override, enabled)) STORED;
+    ADD COLUMN omission_disabled BOOLEAN NOT NULL DEFAULT FALSE,
+    ADD COLUMN effective_enabled BOOLEAN GENERATED ALWAYS AS (
+        NOT omission_disabled AND COALESCE(enabled_override, enabled)
+    ) STORED;
 
 CREATE OR REPLACE FUNCTION guard_runtime_version_lifecycle() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -168,3 +175,30 @@ END $$;
 CREATE TRIGGER guard_runtime_version_lifecycle
     BEFORE INSERT OR UPDATE OF runtime, retired_at ON runtime_version
     FOR EACH ROW EXECUTE FUNCTION guard_runtime_version_lifecycle();
+
+-- ============================================================================
+-- RUNTIME_VERSION.MANAGED_RELEASE (upstream 20260919000002): the pack release that owns a
+-- pack-origin runtime's version row; a non-null value must be a release of the runtime's
+-- pack. Catalog (platform) and ad-hoc (auto.*) versions keep NULL.
+-- ============================================================================
+
+ALTER TABLE runtime_version
+    ADD COLUMN managed_release BIGINT REFERENCES pack_release(id)
+        DEFERRABLE INITIALLY DEFERRED;
+
+CREATE FUNCTION guard_runtime_version_managed_release() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.managed_release IS NOT NULL AND NOT EXISTS (
+        SELECT 1
+        FROM runtime r
+        JOIN pack_release pr ON pr.id = NEW.managed_release AND pr.pack = r.pack
+        WHERE r.id = NEW.runtime AND r.management_origin = 'pack'
+    ) THEN
+        RAISE EXCEPTION 'runtime version managed release must belong to its runtime pack';
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER guard_runtime_version_managed_release
+    BEFORE INSERT OR UPDATE OF runtime, managed_release ON runtime_version
+    FOR EACH ROW EXECUTE FUNCTION guard_runtime_version_managed_release();

@@ -6,7 +6,11 @@
 -- (artifact NOTIFY payloads), 20260909000003_artifact_object_storage,
 -- 20260909000004_immutable_log_segments (log_stream only; the worker never writes
 -- log_segment), 20260912000001_shared_file_log_streams (latest object-metadata CHECK and
--- retention trigger), 20260912000005_log_stream_notifications.
+-- retention trigger), 20260912000005_log_stream_notifications,
+-- 20260909000006_storage_migration_maintenance (body_updated, legacy_snapshot_expires_at)
+-- and 20260912000002/…03_artifact_cleanup_claims (cleanup_claimed in the metadata CHECK
+-- and the immutability trigger; newest function bodies), 20250101000025_artifact_path_constraints,
+-- 20260909000007_bounded_object_retention (deletion queue, retention on pending → ready).
 
 SET search_path TO attune, public;
 
@@ -80,16 +84,26 @@ ALTER TABLE artifact_version
     ADD COLUMN provider_version TEXT,
     ADD COLUMN sha256 TEXT;
 
+-- Set by the immutability trigger on every body_state change; read by maintenance.
+ALTER TABLE artifact_version
+    ADD COLUMN body_updated TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    ADD COLUMN legacy_snapshot_expires_at TIMESTAMPTZ;
+
+CREATE INDEX idx_artifact_version_body_maintenance
+    ON artifact_version(body_state, body_updated, id)
+    WHERE body_state IS NOT NULL;
+
 CREATE UNIQUE INDEX uq_artifact_version_object_key
     ON artifact_version(object_key)
     WHERE object_key IS NOT NULL;
 
--- Latest form (shared_file_log_streams): a shared-file version has no object key.
+-- Latest form (20260912000003): a shared-file version has no object key; cleanup_claimed
+-- is treated like pending.
 ALTER TABLE artifact_version
     ADD CONSTRAINT ck_artifact_version_object_metadata CHECK (
         (body_state IS NULL AND object_key IS NULL AND provider_version IS NULL AND sha256 IS NULL)
         OR (
-            body_state = 'pending'
+            body_state IN ('pending', 'cleanup_claimed')
             AND provider_version IS NULL
             AND sha256 IS NULL
             AND size_bytes IS NULL
@@ -105,6 +119,25 @@ ALTER TABLE artifact_version
             )
         )
     );
+
+-- Path grammar (upstream 20250101000025_artifact_path_constraints @457e0ae): refs and file
+-- paths must be safe for path derivation. NOT VALID as upstream: enforced on new and updated
+-- rows, which is every row the worker writes.
+ALTER TABLE artifact
+    ADD CONSTRAINT artifact_ref_path_safe CHECK (
+        ref <> ''
+        AND ref = btrim(ref)
+        AND ref !~ '(^\.|\.{2}|[/:\\]|\.$)'
+    ) NOT VALID;
+
+ALTER TABLE artifact_version
+    ADD CONSTRAINT artifact_version_file_path_safe CHECK (
+        file_path IS NULL
+        OR (
+            file_path <> ''
+            AND file_path !~ '(^/|\\|(^|/)\.\.?(/|$)|//|/$|:)'
+        )
+    ) NOT VALID;
 
 CREATE OR REPLACE FUNCTION enforce_artifact_body_immutability()
 RETURNS TRIGGER AS $$
@@ -122,8 +155,11 @@ BEGIN
     IF OLD.body_state = 'ready' AND NEW.body_state NOT IN ('ready', 'deleting') THEN
         RAISE EXCEPTION 'ready artifact body can only transition to deleting';
     END IF;
-    IF OLD.body_state = 'deleting' AND NEW.body_state <> 'deleting' THEN
-        RAISE EXCEPTION 'deleting artifact body cannot transition';
+    IF OLD.body_state IN ('deleting', 'cleanup_claimed') AND NEW.body_state <> OLD.body_state THEN
+        RAISE EXCEPTION 'claimed artifact body cannot transition';
+    END IF;
+    IF NEW.body_state IS DISTINCT FROM OLD.body_state THEN
+        NEW.body_updated = NOW();
     END IF;
     RETURN NEW;
 END;
@@ -204,6 +240,81 @@ CREATE TRIGGER trg_enforce_artifact_retention
     AFTER INSERT ON artifact_version
     FOR EACH ROW
     EXECUTE FUNCTION enforce_artifact_retention();
+
+-- A pending body that becomes ready is counted for retention then (20260909000007).
+CREATE TRIGGER trg_enforce_artifact_retention_ready
+    AFTER UPDATE OF body_state ON artifact_version
+    FOR EACH ROW
+    WHEN (OLD.body_state = 'pending' AND NEW.body_state = 'ready')
+    EXECUTE FUNCTION enforce_artifact_retention();
+
+-- ============================================================================
+-- OBJECT DELETION QUEUE (upstream 20260909000007_bounded_object_retention): deleting a
+-- pack release or an artifact version with an object body (e.g. by the retention trigger
+-- above, on the worker's artifact insert) queues the exact object version for deletion.
+-- The log_segment trigger of that migration belongs with log_segment (not in this fixture).
+-- ============================================================================
+
+CREATE TABLE object_maintenance_ledger (
+    id BIGSERIAL PRIMARY KEY,
+    object_key TEXT NOT NULL UNIQUE,
+    provider_version TEXT,
+    object_kind TEXT NOT NULL CHECK (object_kind IN ('pack', 'artifact', 'log')),
+    size_bytes BIGINT CHECK (size_bytes IS NULL OR size_bytes >= 0),
+    state TEXT NOT NULL DEFAULT 'uploading'
+        CHECK (state IN ('uploading', 'ready', 'deletion_pending', 'deleting')),
+    eligible_at TIMESTAMPTZ,
+    attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    last_error TEXT,
+    created TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    updated TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    CHECK ((state = 'uploading' AND provider_version IS NULL)
+        OR (state <> 'uploading' AND provider_version IS NOT NULL))
+);
+
+CREATE INDEX idx_object_maintenance_collect
+    ON object_maintenance_ledger(state, eligible_at, updated, id);
+
+CREATE OR REPLACE FUNCTION enqueue_deleted_object()
+RETURNS TRIGGER AS $$
+DECLARE
+    v_size BIGINT;
+BEGIN
+    IF TG_TABLE_NAME = 'artifact_version'
+       AND EXISTS (SELECT 1 FROM log_stream WHERE artifact_version = OLD.id) THEN
+        RETURN OLD;
+    END IF;
+    IF OLD.object_key IS NOT NULL AND OLD.provider_version IS NOT NULL THEN
+        IF TG_TABLE_NAME = 'pack_release' THEN
+            v_size := OLD.archive_size;
+        ELSE
+            v_size := OLD.size_bytes;
+        END IF;
+        INSERT INTO object_maintenance_ledger
+            (object_key, provider_version, object_kind, size_bytes, state, eligible_at, updated)
+        VALUES (OLD.object_key, OLD.provider_version, TG_ARGV[0], v_size, 'deletion_pending', NOW(), NOW())
+        ON CONFLICT (object_key) DO UPDATE
+        SET state = 'deletion_pending', eligible_at = NOW(), updated = NOW(), last_error = NULL
+        WHERE object_maintenance_ledger.provider_version = EXCLUDED.provider_version;
+    END IF;
+    RETURN OLD;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER trg_pack_release_enqueue_object
+    BEFORE DELETE ON pack_release FOR EACH ROW
+    EXECUTE FUNCTION enqueue_deleted_object('pack');
+CREATE TRIGGER trg_artifact_version_enqueue_object
+    BEFORE DELETE ON artifact_version FOR EACH ROW
+    EXECUTE FUNCTION enqueue_deleted_object('artifact');
+
+CREATE INDEX idx_pack_release_inactive_retention
+    ON pack_release(pack, inactive_since DESC, id DESC)
+    WHERE inactive_since IS NOT NULL;
+CREATE INDEX idx_execution_pack_release_pin
+    ON execution(pack_release) WHERE pack_release IS NOT NULL;
+CREATE INDEX idx_enforcement_pack_release_pin
+    ON enforcement(pack_release) WHERE pack_release IS NOT NULL;
 
 -- ============================================================================
 -- NOTIFY (payload envelope of upstream 20250101000020)

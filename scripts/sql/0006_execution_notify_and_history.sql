@@ -1,9 +1,13 @@
 -- DEVELOPMENT/TEST ONLY — Attune owns its schema in production; the agent never runs this.
 --
--- 0006: execution NOTIFY triggers and the execution/worker history tables (spec 04 §5).
--- Restates upstream 20260902000001_execution_notification_trace_tag (current payloads),
--- 20250101000009_timescaledb_history (@59c9a9a: ordinary tables, no TimescaleDB) and the
--- history trigger of 20260909000002_async_pack_release_pins.
+-- 0006: execution NOTIFY triggers and the execution/worker history tables
+-- (spec 04 §5, spec 07 §7.5). Restates upstream
+-- 20260902000001_execution_notification_trace_tag (current payloads),
+-- 20250101000006_workflow_system @e76cd03 (workflow_execution_status_changed_notify),
+-- 20250101000009_timescaledb_history @a354b9c (execution_history RANGE-partitioned with a
+-- DEFAULT partition; worker_history a plain table) and the history trigger of
+-- 20260909000002_async_pack_release_pins. Event/enforcement NOTIFY, the audit trail, daily
+-- partitions and summary-invalidation triggers follow in 0006_native_audit_and_summaries.sql.
 
 SET search_path TO attune, public;
 
@@ -135,7 +139,10 @@ CREATE TABLE execution_history (
     changed_fields   TEXT[]         NOT NULL DEFAULT '{}',
     old_values       JSONB,
     new_values       JSONB
-);
+) PARTITION BY RANGE (time);
+
+-- Rows outside every daily leaf land here, so a write never fails for lack of a leaf.
+CREATE TABLE execution_history_default PARTITION OF execution_history DEFAULT;
 
 CREATE INDEX idx_execution_history_time ON execution_history (time DESC);
 CREATE INDEX idx_execution_history_entity ON execution_history (entity_id, time DESC);
@@ -369,3 +376,37 @@ CREATE TRIGGER worker_history_trigger
     AFTER INSERT OR UPDATE OR DELETE ON worker
     FOR EACH ROW
     EXECUTE FUNCTION record_worker_history();
+
+-- ============================================================================
+-- WORKFLOW EXECUTION NOTIFY (fires only for executions of a workflow definition)
+-- ============================================================================
+
+CREATE OR REPLACE FUNCTION notify_workflow_execution_status_changed()
+RETURNS TRIGGER AS $$
+DECLARE
+    payload JSON;
+BEGIN
+    payload := json_build_object(
+        'entity_type', 'execution',
+        'entity_id', NEW.id,
+        'id', NEW.id,
+        'action_ref', NEW.action_ref,
+        'status', NEW.status,
+        'old_status', OLD.status,
+        'workflow_def', NEW.workflow_def,
+        'parent', NEW.parent,
+        'created', NEW.created,
+        'updated', NEW.updated
+    );
+
+    PERFORM pg_notify('workflow_execution_status_changed', payload::text);
+
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER workflow_execution_status_changed_notify
+    AFTER UPDATE ON execution
+    FOR EACH ROW
+    WHEN (OLD.status IS DISTINCT FROM NEW.status AND NEW.workflow_def IS NOT NULL)
+    EXECUTE FUNCTION notify_workflow_execution_status_changed();

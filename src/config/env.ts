@@ -68,12 +68,14 @@ export function setPath(target: RawConfig, path: readonly string[], value: unkno
 }
 
 /** Deep merge of plain objects; arrays and scalars from `over` replace those in `base`. */
-export function deepMerge(base: RawConfig, over: RawConfig): RawConfig {
+export function deepMerge(base: RawConfig, over: RawConfig, depth = 0): RawConfig {
   const out: RawConfig = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    const prev = out[k];
-    if (isPlainObject(prev) && isPlainObject(v)) out[k] = deepMerge(prev, v);
-    else out[k] = v;
+    const prev = Object.prototype.hasOwnProperty.call(out, k) ? out[k] : undefined;
+    // Bounded: YAML aliases can make both trees cyclic. Past the config's real depth, replace.
+    const merged = isPlainObject(prev) && isPlainObject(v) && depth < 8 ? deepMerge(prev, v, depth + 1) : v;
+    // defineProperty, not assignment: a YAML key `__proto__` must stay a plain key.
+    Object.defineProperty(out, k, { value: merged, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

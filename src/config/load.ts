@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, type ConfigProblem } from '../errors';
+import { ConfigError, toError, type ConfigProblem } from '../errors';
 import { deepMerge, isPlainObject, parseEnvOverrides, setPath, type RawConfig } from './env';
 import { validateConfig } from './validate';
 import type { Config } from './types';
@@ -77,7 +77,7 @@ export function loadConfig(opts: LoadConfigOptions): LoadedConfig {
     origin.set('log.level', 'command line --log-level');
   }
 
-  const result = validateConfig(raw, { origin, sources });
+  const result = validateConfig(raw, { origin, sources, logInputs: { cli: opts.logLevel, rustLog: opts.env.RUST_LOG } });
   problems.push(...result.problems);
   warnings.push(...result.warnings);
   if (problems.length > 0 || result.config === null) throw new ConfigError(problems);
@@ -95,7 +95,7 @@ function mergeFile(
   try {
     text = opts.readFile(path);
   } catch (e) {
-    problems.push({ key: path, message: `cannot read the file: ${(e as Error).message}` });
+    problems.push({ key: path, message: `cannot read the file: ${toError(e).message}` });
     return raw;
   }
   let parsed: unknown;
@@ -118,7 +118,8 @@ function mergeFile(
 function recordOrigins(obj: RawConfig, prefix: string[], file: string, origin: Map<string, string>): void {
   for (const [k, v] of Object.entries(obj)) {
     const p = [...prefix, k];
+    // Every level, so a problem on a key whose value is a mapping still names its file.
+    origin.set(p.join('.'), file);
     if (isPlainObject(v) && p.length < 3) recordOrigins(v, p, file, origin);
-    else origin.set(p.join('.'), file);
   }
 }

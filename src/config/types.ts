@@ -4,6 +4,8 @@
  * Every field is filled (defaults applied); the object is frozen by `loadConfig`.
  */
 
+import type { ResolvedLogLevel } from './log-filter';
+
 export type Transport = 'volume' | 'api' | 'auto';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'json' | 'pretty';
@@ -100,7 +102,10 @@ export interface Config {
   readonly defaultExecutionTimeoutSec: number;
   readonly server: { readonly host: string; readonly port: number };
   readonly log: {
+    /** `log.level` as configured (validated even when RUST_LOG overrides it, as upstream). */
     readonly level: LogLevel;
+    /** The level the agent's logger uses: `--log-level` > RUST_LOG > log.level (spec 07 §4.1). */
+    readonly filter: ResolvedLogLevel;
     readonly format: LogFormat;
     readonly mirrorRuntimeStdoutToStdio: boolean;
     readonly mirrorRuntimeStderrToStdio: boolean;

@@ -1,6 +1,8 @@
 import type { ConfigProblem } from '../errors';
 import { validatePassthroughNames } from '../execution/child-env';
 import { isPlainObject, type RawConfig } from './env';
+import { resolveLogLevel } from './log-filter';
+import { describeValue } from '../util/describe-value';
 import {
   SECRET_CONFIG_KEYS,
   type Config,
@@ -16,6 +18,8 @@ import {
 export interface ValidateContext {
   origin: ReadonlyMap<string, string>;
   sources: readonly string[];
+  /** `--log-level` and `RUST_LOG`, which outrank `log.level` (spec 07 §4.1). */
+  logInputs?: { cli?: string | undefined; rustLog?: string | undefined };
 }
 
 export interface ValidateResult {
@@ -86,8 +90,12 @@ export function validateConfig(raw: RawConfig, ctx: ValidateContext): ValidateRe
   const hasWorkerSection = isPlainObject(raw.worker);
   const worker = readWorker(r, warnings);
 
+  const level = r.oneOf('log.level', LOG_LEVELS, 'info');
+  const filter = resolveLogLevel({ ...ctx.logInputs, configLevel: level });
+  if ('problem' in filter) problems.push(filter.problem);
   const log = {
-    level: r.oneOf('log.level', LOG_LEVELS, 'info'),
+    level,
+    filter: 'resolved' in filter ? filter.resolved : { directive: level, source: 'config.log.level' as const, level },
     format: r.oneOf('log.format', LOG_FORMATS, 'json'),
     mirrorRuntimeStdoutToStdio: r.bool('log.mirror_runtime_stdout_to_stdio', false),
     mirrorRuntimeStderrToStdio: r.bool('log.mirror_runtime_stderr_to_stdio', false),
@@ -222,7 +230,8 @@ class Reader {
   get(key: string): unknown {
     let cur: unknown = this.raw;
     for (const part of key.split('.')) {
-      if (!isPlainObject(cur)) return undefined;
+      // Own keys only: never an inherited Object.prototype member.
+      if (!isPlainObject(cur) || !Object.prototype.hasOwnProperty.call(cur, part)) return undefined;
       cur = cur[part];
     }
     return cur;
@@ -230,7 +239,8 @@ class Reader {
 
   problem(key: string, message: string, value: unknown): void {
     const secret = SECRET_CONFIG_KEYS.includes(key);
-    const shown = value === undefined ? undefined : secret ? '[REDACTED]' : JSON.stringify(value);
+    // Values are arbitrary YAML: never String()/template them (issue 14, {toString: 0}).
+    const shown = value === undefined ? undefined : secret ? '[REDACTED]' : describeValue(value);
     const source = this.ctx.origin.get(key) ?? this.ctx.origin.get(key.split('.')[0] as string);
     this.problems.push({ key, message, ...(shown !== undefined ? { value: shown } : {}), ...(source ? { source } : {}) });
   }
@@ -288,9 +298,9 @@ class Reader {
     const v = this.get(key);
     if (v === undefined || v === null) return def;
     if (typeof v === 'boolean') return v;
-    const s = String(v).trim().toLowerCase();
-    if (['true', '1', 'yes', 'on'].includes(s)) return true;
-    if (['false', '0', 'no', 'off'].includes(s)) return false;
+    const s = typeof v === 'string' || typeof v === 'number' ? `${v}`.trim().toLowerCase() : null;
+    if (s !== null && ['true', '1', 'yes', 'on'].includes(s)) return true;
+    if (s !== null && ['false', '0', 'no', 'off'].includes(s)) return false;
     this.problem(key, 'expected a boolean (true/false, 1/0, yes/no, on/off)', v);
     return def;
   }

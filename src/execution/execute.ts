@@ -13,13 +13,14 @@ import type { ExecutionDeps } from './ports';
 import { buildFailureOutcome, buildRanOutcome } from './result';
 import { runProcess, type ProcessRunResult } from './run';
 import { createBuiltinRuntimeRegistry } from './runtimes';
+import { childWith } from '../util/log-bindings';
 import type { ExecutionOutcome, ExecutionRequest } from './types';
 
 export const DEFAULT_KILL_GRACE_MS = 10_000;
 export const DEFAULT_LOG_FINALIZATION_TIMEOUT_MS = 1_000;
 
 export async function runExecution(request: ExecutionRequest, deps: ExecutionDeps): Promise<ExecutionOutcome> {
-  const log = deps.log.child({ executionId: request.executionId, actionRef: request.actionRef });
+  const log = childWith(deps.log, { executionId: request.executionId, actionRef: request.actionRef });
   const failure = (e: PrepareFailure | RuntimeFailure): ExecutionOutcome => {
     const isPrepare = e instanceof PrepareFailure;
     const error = isPrepare ? prepareFailureText(e.message) : runtimeFailureText(e.message);

@@ -16,7 +16,17 @@ export interface LocalParameter {
   secret: boolean;
   hasDefault: boolean;
   default?: unknown;
+  /** Constraints checked before a local run (JSON-schema keywords; present only when declared). */
+  enum?: unknown[];
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  minLength?: number;
+  maxLength?: number;
 }
+
+const NUMERIC_CONSTRAINTS = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength'] as const;
 
 export interface LocalAction {
   /** Qualified `pack.action` ref. */
@@ -122,6 +132,11 @@ export function parseParameters(raw: unknown): LocalParameter[] {
       hasDefault: Object.prototype.hasOwnProperty.call(s, 'default'),
     };
     if (param.hasDefault) param.default = s.default;
+    if (Array.isArray(s.enum)) param.enum = s.enum;
+    for (const k of NUMERIC_CONSTRAINTS) {
+      const v = s[k];
+      if (typeof v === 'number' && Number.isFinite(v)) param[k] = v;
+    }
     return param;
   });
 }

@@ -9,6 +9,7 @@ import { UsageError } from '../errors';
 import type { EnvMap } from '../execution/child-env';
 import type { ExecutionRequest, RuntimeExecutionConfig } from '../execution/types';
 import type { LocalAction } from './pack';
+import { checkParamValue, coerceFlagValue } from './param-types';
 
 /** spec 03 §6.1: no execution/action timeout → 600 s. */
 export const DEFAULT_LOCAL_TIMEOUT_SEC = 600;
@@ -21,17 +22,27 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** `key=value`; the value is JSON when it parses as JSON (`3`, `true`, `[1,2]`), else the raw string. */
-export function parseParamFlag(raw: string): [string, unknown] {
+/** `key=value` split; throws UsageError without a key. */
+export function splitParamFlag(raw: string): [string, string] {
   const eq = raw.indexOf('=');
   const key = eq > 0 ? raw.slice(0, eq).trim() : '';
   if (key === '') throw new UsageError(`Invalid --param '${raw}': expected key=value`);
-  const text = raw.slice(eq + 1);
+  return [key, raw.slice(eq + 1)];
+}
+
+/** The value of an undeclared/untyped parameter: JSON when it parses (`3`, `true`, `[1,2]`), else the raw string. */
+export function guessParamValue(text: string): unknown {
   try {
-    return [key, JSON.parse(text) as unknown];
+    return JSON.parse(text) as unknown;
   } catch {
-    return [key, text];
+    return text;
   }
+}
+
+/** `key=value` with the value guessed (for parameters the action does not declare). */
+export function parseParamFlag(raw: string): [string, unknown] {
+  const [key, text] = splitParamFlag(raw);
+  return [key, guessParamValue(text)];
 }
 
 function readParamsFile(file: string, cwd: string): Record<string, unknown> {
@@ -61,9 +72,22 @@ export interface ResolveLocalParametersOptions {
 /** Params file, overridden by `--param` flags, then the action's defaults; required ones checked. */
 export function resolveLocalParameters(action: LocalAction, opts: ResolveLocalParametersOptions): Record<string, unknown> {
   const params: Record<string, unknown> = opts.paramsFile ? readParamsFile(opts.paramsFile, opts.cwd) : {};
+  const declared = new Map(action.parameters.map((p) => [p.name, p]));
+  const problems: string[] = [];
   for (const raw of opts.params ?? []) {
-    const [key, value] = parseParamFlag(raw);
-    params[key] = value;
+    const [key, text] = splitParamFlag(raw);
+    // Typed by the declaration, not guessed: `-p key_ref=2024` stays "2024" for a string.
+    const coerced = coerceFlagValue(declared.get(key), text, () => guessParamValue(text));
+    if (coerced.ok) params[key] = coerced.value;
+    else problems.push(`'${key}' ${coerced.problem}`);
+  }
+  for (const p of action.parameters) {
+    if (params[p.name] !== undefined && !problems.some((m) => m.startsWith(`'${p.name}' `))) {
+      for (const m of checkParamValue(p, params[p.name])) problems.push(`'${p.name}' ${m}`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new UsageError(`Invalid parameter${problems.length > 1 ? 's' : ''} for action '${action.ref}': ${problems.join('; ')}`);
   }
   for (const p of action.parameters) {
     if (params[p.name] === undefined && p.hasDefault) params[p.name] = structuredClone(p.default);

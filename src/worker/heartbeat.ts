@@ -11,6 +11,7 @@ import { toError } from '../errors';
 import type { Logger } from '../log';
 import { heartbeatWorker } from '../db/queries/heartbeat-worker';
 import type { Queryable } from '../db/rows';
+import { childWith } from '../util/log-bindings';
 
 export interface StartHeartbeatOptions {
   db: Queryable;
@@ -32,7 +33,8 @@ export interface Heartbeat {
 }
 
 export function startHeartbeat(opts: StartHeartbeatOptions): Heartbeat {
-  const { db, workerId, log } = opts;
+  const { db, workerId } = opts;
+  const log = childWith(opts.log, { workerId });
   const intervalMs = Math.max(1, opts.intervalSec * 1000);
   const retryMs = Math.min(opts.retryAfterFailureMs ?? 5000, intervalMs);
   const now = opts.now ?? (() => new Date());
@@ -63,18 +65,18 @@ export function startHeartbeat(opts: StartHeartbeatOptions): Heartbeat {
       const found = await heartbeatWorker(db, workerId, at);
       if (!found) {
         failures++;
-        log.warn({ workerId }, 'heartbeat found no worker row (deleted by an operator?)');
+        log.warn('heartbeat found no worker row (deleted by an operator?)');
         schedule(retryMs);
         return;
       }
       lastBeatAt = at;
-      if (failures > 0) log.info({ workerId, failedTicks: failures }, 'heartbeat recovered');
+      if (failures > 0) log.info({ failedTicks: failures }, 'heartbeat recovered');
       failures = 0;
-      log.trace({ workerId }, 'heartbeat');
+      log.trace('heartbeat');
       schedule(intervalMs);
     } catch (e) {
       failures++;
-      log.warn({ err: toError(e), workerId, consecutiveFailures: failures, retryInMs: retryMs }, 'heartbeat failed; retrying');
+      log.warn({ err: toError(e), consecutiveFailures: failures, retryInMs: retryMs }, 'heartbeat failed; retrying');
       schedule(retryMs);
     }
   };

@@ -9,6 +9,7 @@ import { insertWorker } from '../db/queries/insert-worker';
 import { updateWorkerRegistration } from '../db/queries/update-worker-registration';
 import type { WorkerRow } from '../db/models/worker';
 import { sqlState, SQLSTATE_UNIQUE_VIOLATION, type JsonObject, type Queryable } from '../db/rows';
+import { childWith } from '../util/log-bindings';
 import type { Capabilities, WorkerIdentity } from './capabilities';
 
 /**
@@ -94,14 +95,15 @@ async function reuse(
  * shutdown continues. Stop the heartbeat first (`await heartbeat.stop()`), otherwise a tick
  * landing afterwards flips the row back to `active` (upstream race, spec 01 §6).
  */
-export async function deregisterWorker(db: Queryable, workerId: number, log: Logger): Promise<boolean> {
+export async function deregisterWorker(db: Queryable, workerId: number, parentLog: Logger): Promise<boolean> {
+  const log = childWith(parentLog, { workerId });
   try {
     const found = await deregisterWorkerQuery(db, workerId);
-    if (found) log.info({ workerId }, 'worker deregistered');
-    else log.warn({ workerId }, 'worker row not found while deregistering');
+    if (found) log.info('worker deregistered');
+    else log.warn('worker row not found while deregistering');
     return found;
   } catch (e) {
-    log.warn({ err: toError(e), workerId }, 'deregistering worker failed');
+    log.warn({ err: toError(e) }, 'deregistering worker failed');
     return false;
   }
 }

@@ -34,6 +34,7 @@ import { isPermanentError } from '../mq/retriable';
 import { sleep } from '../util/sleep';
 import { Semaphore } from '../util/semaphore';
 import type { PackReleaseGate } from '../packs';
+import { childWith } from '../util/log-bindings';
 import { decideDispatch, wireStatuses } from './dispatch-rules';
 import { PrepareError, prepareExecution } from './prepare';
 
@@ -80,7 +81,7 @@ export class WorkerService {
 
   constructor(private readonly opts: WorkerServiceOptions) {
     this.slots = new Semaphore(opts.config.worker.maxConcurrentTasks);
-    this.log = opts.log.child({ component: 'executions', workerId: opts.workerId });
+    this.log = childWith(opts.log, { component: 'executions', workerId: opts.workerId });
   }
 
   get runningCount(): number {
@@ -170,7 +171,7 @@ export class WorkerService {
 
   private async runToCompletion(row: ExecutionRow, previousStatus: string, entry: InFlight): Promise<void> {
     const started = Date.now();
-    const log = this.log.child({ executionId: row.id, actionRef: row.actionRef });
+    const log = childWith(this.log, { executionId: row.id, actionRef: row.actionRef });
     log.info('execution started');
     await this.publishStatus(row, previousStatus, 'running', log);
 
@@ -313,7 +314,7 @@ export class WorkerService {
 
   /** Row was `canceling` at dispatch: record `cancelled` without running (spec 02 §4.1 step 4). */
   private async settleWithoutRun(row: ExecutionRow, status: 'cancelled', result: Record<string, unknown>): Promise<void> {
-    const log = this.log.child({ executionId: row.id, actionRef: row.actionRef });
+    const log = childWith(this.log, { executionId: row.id, actionRef: row.actionRef });
     // Upstream only publishes here and leaves the row `canceling`; we also write it.
     const written = await completeExecution(this.opts.db, { id: row.id, status, result: result as JsonValue });
     log.info('execution was cancelled before it started');
@@ -380,7 +381,7 @@ export class WorkerService {
       const written = await abandonExecution(this.opts.db, row.id, { succeeded: false, error: reason });
       if (!written) continue;
       n++;
-      const log = this.log.child({ executionId: row.id, actionRef: row.actionRef });
+      const log = childWith(this.log, { executionId: row.id, actionRef: row.actionRef });
       log.warn('execution left running by a previous agent process marked abandoned');
       await this.publishStatus(written, 'running', 'abandoned', log);
       await this.publishCompletion(written, 'Abandoned', log);

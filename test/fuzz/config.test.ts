@@ -112,6 +112,40 @@ describe('loadConfig on hostile input', () => {
     );
   });
 
+  it('values whose keys shadow Object.prototype members, and alias cycles, on every real key: never a TypeError', () => {
+    // Issue 14 (seed 430611674): {toString: 0} reached String() and crashed `attune-agent run`.
+    const shadow = fc.dictionary(
+      fc.constantFrom('toString', 'valueOf', 'toJSON', 'constructor', 'hasOwnProperty', '__proto__', 'then', 'length'),
+      fc.oneof(scalar, fc.constant({})),
+      { minKeys: 1, maxKeys: 3 },
+    );
+    const placed = fc.array(fc.tuple(fc.constantFrom(...KEYS), fc.oneof(shadow, fc.array(shadow, { maxLength: 2 }), fc.constant('cycle'))), {
+      minLength: 1,
+      maxLength: 6,
+    });
+    fc.assert(
+      fc.property(placed, (entries) => {
+        const lines: string[] = [];
+        const bySection = new Map<string, string[]>();
+        for (const [[section, key], value] of entries) {
+          const text = value === 'cycle' ? `&c${bySection.size} [*c${bySection.size}]` : JSON.stringify(value);
+          const list = bySection.get(section) ?? [];
+          if (list.some((l) => l.startsWith(`  ${key}:`))) continue;
+          list.push(`  ${key}: ${text}`);
+          bySection.set(section, list);
+        }
+        for (const [section, list] of bySection) lines.push(`${section}:`, ...list);
+        const r = counter.time('loadConfig(shadowing values)', () => load({ '/fuzz/config.yaml': `${lines.join('\n')}\n` }, REQUIRED_ENV));
+        if ('config' in r) checkConfig(r.config);
+        else {
+          checkError(r.error);
+          for (const p of r.error.problems) expect(p.key).toMatch(/^([a-z_]+(\.[a-z_]+)*|\/fuzz\/.*)$/);
+        }
+      }),
+      fcParams(),
+    );
+  });
+
   it('arbitrary ATTUNE__* environment (names and values): typed config or one ConfigError', () => {
     const envName = fc.oneof(
       fc.constantFrom(...KEYS).map(([s, k]) => `ATTUNE__${s.toUpperCase()}__${k.toUpperCase()}`),

@@ -2,18 +2,37 @@
  * Shared bits of the property-based tier (test/fuzz/**): how many cases per property, a per-case
  * time bound ("no hang") and a counter printed at the end of each file.
  *
- * ATTUNE_FUZZ_RUNS scales every property (default 1000 cases each; the full run uses 20000);
- * ATTUNE_FUZZ_SEED replays a failing run (fast-check prints the seed and path on failure).
+ * ATTUNE_FUZZ_RUNS scales every property (default 1000 cases each; the full run uses 20000).
+ * Every run uses one fast-check seed, printed at the start and end of each file; set
+ * ATTUNE_FUZZ_SEED to replay it (and ATTUNE_FUZZ_PATH to the "path" fast-check prints with a
+ * failure to jump straight to the shrunk counterexample), so a failure found once is never lost.
  */
-import { afterAll } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 
 export const RUNS = Number(process.env.ATTUNE_FUZZ_RUNS ?? 1000);
-export const SEED = process.env.ATTUNE_FUZZ_SEED !== undefined ? Number(process.env.ATTUNE_FUZZ_SEED) : undefined;
+
+/** The seed of this run: ATTUNE_FUZZ_SEED when set (must be a 32-bit integer), else random. */
+export function fuzzSeed(raw = process.env.ATTUNE_FUZZ_SEED): number {
+  if (raw === undefined || raw.trim() === '') return (Math.random() * 0x100000000) | 0;
+  const n = Number(raw.trim());
+  if (!Number.isInteger(n) || n < -0x80000000 || n > 0xffffffff) {
+    throw new Error(`ATTUNE_FUZZ_SEED must be a 32-bit integer (as printed by a fuzz run), got ${JSON.stringify(raw)}`);
+  }
+  return n | 0;
+}
+
+export const SEED = fuzzSeed();
+const PATH = process.env.ATTUNE_FUZZ_PATH?.trim() || undefined;
 /** Generous bound for one call on a 2-core machine under load; a hang or a blow-up exceeds it by far. */
 export const CASE_LIMIT_MS = 2000;
 
-export function fcParams(runs = RUNS): { numRuns: number; seed?: number } {
-  return SEED === undefined ? { numRuns: runs } : { numRuns: runs, seed: SEED };
+export function fcParams(runs = RUNS): { numRuns: number; seed: number; path?: string } {
+  return PATH === undefined ? { numRuns: runs, seed: SEED } : { numRuns: runs, seed: SEED, path: PATH };
+}
+
+/** The replay line printed for every fuzz file. */
+export function replayHint(): string {
+  return `seed ${SEED} (replay: ATTUNE_FUZZ_SEED=${SEED}${PATH ? ` ATTUNE_FUZZ_PATH=${PATH}` : ''} ATTUNE_FUZZ_RUNS=${RUNS})`;
 }
 
 export class CaseCounter {
@@ -40,9 +59,12 @@ export class CaseCounter {
 
   /** Print `[fuzz] <file>: N cases` plus one line per target when the file ends. */
   printAfterAll(file: string): void {
+    beforeAll(() => {
+      console.log(`[fuzz] ${file}: ${replayHint()}`);
+    });
     afterAll(() => {
       const lines = [...this.counts].map(([name, c]) => `  ${name}: ${c.cases} cases, slowest ${c.slowestMs.toFixed(1)} ms`);
-      console.log(`[fuzz] ${file}: ${this.total()} cases tried\n${lines.join('\n')}`);
+      console.log(`[fuzz] ${file}: ${this.total()} cases tried, ${replayHint()}\n${lines.join('\n')}`);
     });
   }
 }

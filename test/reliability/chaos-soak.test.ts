@@ -73,7 +73,42 @@ interface FaultRecord {
   note?: string;
 }
 
-const rand = (min: number, max: number): number => min + Math.random() * (max - min);
+/**
+ * The fault schedule (order, kinds, gaps, PostgreSQL downtime) comes from one seeded PRNG,
+ * printed at the start: ATTUNE_CHAOS_SEED (or the run's ATTUNE_FUZZ_SEED) replays it. Timing
+ * against the real broker and server still varies, so a replay reproduces the schedule, not
+ * every interleaving.
+ */
+const CHAOS_SEED = chaosSeed(process.env.ATTUNE_CHAOS_SEED ?? process.env.ATTUNE_FUZZ_SEED);
+const random = mulberry32(CHAOS_SEED);
+const rand = (min: number, max: number): number => min + random() * (max - min);
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
+}
+
+function chaosSeed(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return (Math.random() * 0x100000000) >>> 0;
+  const n = Number(raw.trim());
+  if (!Number.isInteger(n)) throw new Error(`ATTUNE_CHAOS_SEED must be an integer, got ${JSON.stringify(raw)}`);
+  return n >>> 0;
+}
+
+/** Small, well-known 32-bit PRNG (deterministic for a seed). */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 let server: PrivatePostgres;
 let h: AgentHarness;
@@ -82,6 +117,7 @@ const packRef = `chaos_${randomHex(4)}`;
 let runsFile: string;
 
 beforeAll(async () => {
+  console.log(`[chaos] fault schedule seed ${CHAOS_SEED} (replay: ATTUNE_CHAOS_SEED=${CHAOS_SEED})`);
   server = await PrivatePostgres.start();
   h = await createHarness({ server, agent: { maxConcurrentTasks: CONCURRENCY, shutdownTimeoutSec: 5 } });
   runsFile = join(h.ws.dir, 'runs.txt');
@@ -172,12 +208,12 @@ describe(`chaos soak: ${EXECUTIONS} executions at concurrency ${CONCURRENCY} wit
     // ---- faults
     let faultLoopDone = false;
     const faultLoop = (async () => {
-      const kinds: FaultKind[] = ['mq', 'pg', 'agent'].sort(() => Math.random() - 0.5) as FaultKind[];
+      const kinds = shuffle<FaultKind>(['mq', 'pg', 'agent']);
       for (let n = 0; !faultLoopDone; n++) {
         // The first three come sooner, so a short run has each kind while work is in flight.
         await sleep(n < 3 ? rand(FAULT_MIN_MS / 2, FAULT_MAX_MS / 2) : rand(FAULT_MIN_MS, FAULT_MAX_MS));
         if (faultLoopDone) break;
-        const kind: FaultKind = n < 3 ? (kinds[n] as FaultKind) : (['mq', 'pg', 'agent'][Math.floor(Math.random() * 3)] as FaultKind);
+        const kind: FaultKind = n < 3 ? (kinds[n] as FaultKind) : (['mq', 'pg', 'agent'][Math.floor(random() * 3)] as FaultKind);
         const t0 = Date.now();
         let note: string | undefined;
         try {
@@ -279,6 +315,18 @@ describe(`chaos soak: ${EXECUTIONS} executions at concurrency ${CONCURRENCY} wit
     );
     const terminalTimes = new Map(terminalEntries.rows.map((r) => [Number(r.id), Number(r.n)]));
     const notExactlyOnceTerminal = ids.filter((id) => terminalTimes.get(id) !== 1);
+    // Upstream's trg_audit_execution_lifecycle (spec 07 §7.5) fired through every fault: one
+    // terminal audit event per execution, in the partitioned audit_event.
+    const auditTerminal = await queryRetry<{ id: string; n: string }>(
+      h.db.pool,
+      `SELECT resource_id AS id, count(*) AS n FROM audit_event
+       WHERE resource_type = 'execution' AND resource_id = ANY($1::bigint[])
+         AND details->>'new_status' IN ('completed','failed','cancelled','timeout','abandoned')
+       GROUP BY resource_id`,
+      [ids],
+    );
+    const auditTimes = new Map(auditTerminal.rows.map((r) => [Number(r.id), Number(r.n)]));
+    const auditNotExactlyOnce = ids.filter((id) => auditTimes.get(id) !== 1);
     const completions = h.recorder.completionCounts();
     const duplicated = ids.filter((id) => (completions.get(id) ?? 0) > 1);
     const missingCompletion = ids.filter((id) => TERMINAL.has(rows.get(id) ?? '') && (completions.get(id) ?? 0) === 0);
@@ -332,6 +380,7 @@ describe(`chaos soak: ${EXECUTIONS} executions at concurrency ${CONCURRENCY} wit
       statuses: statusCounts,
       lost: lost.length,
       notExactlyOnceTerminal: notExactlyOnceTerminal.length,
+      auditNotExactlyOnceTerminal: auditNotExactlyOnce.length,
       duplicatedCompletions: duplicated.length,
       completionsMissing: missingCompletion.length,
       completionsMissingByStatus: missingByStatus,
@@ -363,6 +412,7 @@ describe(`chaos soak: ${EXECUTIONS} executions at concurrency ${CONCURRENCY} wit
     expect(faults.filter((f) => f.note?.startsWith('fault failed'))).toEqual([]);
     expect(lost).toEqual([]);
     expect(notExactlyOnceTerminal).toEqual([]);
+    expect(auditNotExactlyOnce).toEqual([]);
     expect(duplicated).toEqual([]);
     expect(figures.stuckOpen).toBe(0);
     expect(completedWithoutRun).toEqual([]);

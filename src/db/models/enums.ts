@@ -1,6 +1,7 @@
 /** PostgreSQL enum literals (spec 04 §2). Bound as text; pg returns them as strings. */
 export type WorkerTypeValue = 'local' | 'remote' | 'container';
-export type WorkerRoleValue = 'action' | 'sensor' | 'hybrid';
+// Upstream's newest worker_role_enum has no 'hybrid' (spec 07 §7.3); the agent writes 'action'.
+export type WorkerRoleValue = 'action' | 'sensor';
 export type WorkerStatusValue = 'active' | 'inactive' | 'busy' | 'error';
 export type ExecutionStatusValue =
   | 'requested'
