@@ -32,6 +32,8 @@ import { WorkerService } from './worker/service';
 import { PackEvents } from './worker/pack-events';
 import { createMetrics, startHealthServer, type HealthServer } from './health';
 import { AGENT_VERSION } from './version';
+import { ApiClient, resolveApiBaseUrl, WorkerTokenProvider } from './api';
+import { ExecutionOutput } from './logs';
 
 export interface RunAgentOptions {
   config: Config;
@@ -157,6 +159,10 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       await declareWorkerQueues(mq, worker.id);
     });
 
+    // 8a. Log streams: the worker token and the API client seal them (spec 06 §1, §5; issue 13).
+    const output = createExecutionOutput(config, env, pool, { id: worker.id, name: worker.name }, wlog);
+    releases.push({ name: 'log stream sealer', fn: () => output.stop(5_000) });
+
     // 8. The execution service; settle what a previous process left running.
     const advertised = (caps.capabilities.runtime_versions ?? {}) as Record<string, string[]>;
     service = new WorkerService({
@@ -172,6 +178,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       detectedShell: detected?.find((d) => d.name === 'shell')?.path ?? null,
       log: wlog,
       metrics,
+      output,
     });
     const recovered = await service.recoverAbandoned();
     if (recovered > 0) wlog.warn({ count: recovered }, 'executions left running by a previous agent process were marked abandoned');
@@ -257,6 +264,27 @@ function ensureWritableDir(dir: string, key: string): void {
   } catch (e) {
     throw new AgentError('INTERNAL', `Cannot create ${key} ${dir}: ${toError(e).message}. Mount a writable volume there or set ${key} (env ATTUNE__${key.toUpperCase()})`, { cause: e });
   }
+}
+
+/** spec 06 §1: even in volume mode the worker seals streams through the API with its own token. */
+function createExecutionOutput(config: Config, env: NodeJS.ProcessEnv, pool: DbPool, worker: { id: number; name: string }, log: Logger): ExecutionOutput {
+  const tokens = new WorkerTokenProvider({ secret: config.security.jwtSecret });
+  tokens.setWorkerId(worker.id);
+  const api = new ApiClient({ baseUrl: resolveApiBaseUrl(env, config.server), tokens });
+  log.info({ apiBaseUrl: api.baseUrl, mirrorStdout: config.log.mirrorRuntimeStdoutToStdio, mirrorStderr: config.log.mirrorRuntimeStderrToStdio }, 'log streams: shared_file on artifacts_dir, sealed through the Attune API');
+  return new ExecutionOutput({
+    db: pool,
+    api,
+    log: log.child({ component: 'logs' }),
+    artifactsDir: config.artifactsDir,
+    retentionDefaults: { policy: config.worker.executionLogRetentionPolicy, limit: config.worker.executionLogRetentionLimit },
+    maxUnflushedBytes: config.artifacts.logSegmentMaxBytes,
+    maxUnflushedMs: config.artifacts.flushIntervalMs,
+    sealWaitMs: config.artifacts.logFinalizationTimeoutMs,
+    mirrorStdout: config.log.mirrorRuntimeStdoutToStdio ? process.stdout : null,
+    mirrorStderr: config.log.mirrorRuntimeStderrToStdio ? process.stderr : null,
+    worker: () => ({ ...worker, instance: tokens.instanceId }),
+  });
 }
 
 function safeHostname(): string | null {

@@ -24,7 +24,7 @@ import { upsertExecutionSecretValue } from '../db/queries/upsert-execution-secre
 import { ensureRuntimeEnvironment, resolveEnvDir } from '../envs';
 import type { EnvMap } from '../execution/child-env';
 import { buildFailureOutcome, prepareFailureText, runExecution, runtimeFailureText, secretPathsFromSchema, type RuntimeRegistry } from '../execution';
-import type { ExecutionOutcome } from '../execution/types';
+import type { ExecutionOutcome, ExecutionRequest } from '../execution/types';
 import type { Delivery, ConsumerDecision } from '../mq/consumer';
 import { parseCancelRequest, parseEnvelope, parseExecutionDispatch, type CompletionStatus } from '../mq/messages';
 import type { Publisher } from '../mq/publisher';
@@ -34,7 +34,8 @@ import { isPermanentError } from '../mq/retriable';
 import { sleep } from '../util/sleep';
 import { Semaphore } from '../util/semaphore';
 import { decideDispatch, wireStatuses } from './dispatch-rules';
-import { PrepareError, prepareExecution } from './prepare';
+import { PrepareError, prepareExecution, type ActionView } from './prepare';
+import type { ExecutionOutput } from '../logs';
 
 export interface WorkerServiceOptions {
   db: Queryable;
@@ -54,6 +55,8 @@ export interface WorkerServiceOptions {
   killGraceMs?: number;
   /** How long to keep retrying a final DB write / completion publish before giving up. */
   settleRetryMs?: number;
+  /** Log streams and file artifacts (spec 06); absent → no log artifacts. */
+  output?: ExecutionOutput;
 }
 
 interface InFlight {
@@ -241,7 +244,7 @@ export class WorkerService {
       const text = e.phase === 'prepare' ? prepareFailureText(e.message) : runtimeFailureText(e.message);
       return buildFailureOutcome(text, { phase: e.phase, logFiles: null, outSchema: null, secretParameterPaths: [] });
     }
-    const { request, runtime, selectedVersion } = attempt.value;
+    const { request, runtime, selectedVersion, action } = attempt.value;
 
     // Agent mode: runtime environments are built lazily on first use (spec 03 §7.3).
     if (runtime && request.runtimeConfig?.environment) {
@@ -260,23 +263,39 @@ export class WorkerService {
       else log.warn({ envDir, error: ready.error, cached: ready.cached }, 'runtime environment set-up failed; running with the system interpreter');
     }
 
-    // Per-execution log files, so `result.stderr_log` points at something readable. Not for
-    // executions with secret parameters or secret outputs: raw output could hold the secret
-    // that the stored result redacts (upstream's log artifacts have that leak).
+    // result.json (spec 03 §4.6) only without secrets: it would hold the secret the stored result redacts.
     const hasSecrets = request.secretParameterPaths.length > 0 || secretPathsFromSchema(request.outSchema).length > 0;
-    if (!hasSecrets) {
-      // Created on first output only (see openLogFileSink).
-      const logDir = join(config.artifactsDir, `execution_${row.id}`);
-      request.logFiles = { stdoutPath: join(logDir, 'stdout.log'), stderrPath: join(logDir, 'stderr.log') };
-      request.resultFilePath = join(logDir, 'result.json');
-    }
+    if (!hasSecrets) request.resultFilePath = join(config.artifactsDir, `execution_${row.id}`, 'result.json');
+    return this.runWithLogStreams(row, request, action, entry, log);
+  }
 
-    return runExecution(request, {
-      log,
-      signal: entry.abort.signal,
-      registry: this.opts.registry,
-      killGraceMs: this.opts.killGraceMs,
-    });
+  // ---------------------------------------------------------------- log streams (spec 06 §2, issue 13)
+
+  /** Log stream rows and files before the run, seals and file artifacts after it (logs/). */
+  private async runWithLogStreams(row: ExecutionRow, request: ExecutionRequest, action: ActionView, entry: InFlight, log: Logger): Promise<ExecutionOutcome> {
+    const output = this.opts.output ?? null;
+    const set = output
+      ? await output.open({ request, parentExecutionId: row.parent, logRetentionPolicy: action.logRetentionPolicy, logRetentionLimit: action.logRetentionLimit }, log)
+      : null;
+    let outcome: ExecutionOutcome;
+    try {
+      outcome = await runExecution(request, {
+        log,
+        signal: entry.abort.signal,
+        registry: this.opts.registry,
+        killGraceMs: this.opts.killGraceMs,
+        logFinalizationTimeoutMs: this.opts.config.artifacts.logFinalizationTimeoutMs,
+        sinks: set?.sinks ?? null,
+      });
+    } catch (e) {
+      await set?.finish(false).catch(() => undefined);
+      throw e;
+    }
+    if (output && set) {
+      await output.settle(set, outcome, log);
+      await output.finalizeFiles(row.id, outcome, log);
+    }
+    return outcome;
   }
 
   /** spec 03 §4.5 / spec 04 §6.3: originals of redacted result values, encrypted. */

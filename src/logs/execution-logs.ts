@@ -1,0 +1,183 @@
+/**
+ * One execution's stdout/stderr log streams (spec 06 §2): rows created in one statement before
+ * the action starts, `shared_file` sinks handed to the engine, and after the run one seal per
+ * stream through the API. Nothing here can fail the execution: a problem costs
+ * `result.logs_incomplete`, one clear log line, and never a wrong status.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../log';
+import type { Queryable } from '../db/rows';
+import { createExecutionLogStreams, type CreatedLogStream, type LogStreamName } from '../db/queries/create-execution-log-streams';
+import { deleteArtifactVersions } from '../db/queries/delete-artifact-versions';
+import { describeIoError } from '../execution/failures';
+import { toError } from '../errors';
+import { RuntimeLogMirror, type MirrorOutput, type MirrorSource } from './mirror';
+import { artifactRefProblem, effectiveRetention, logArtifactDescription, logArtifactName, logArtifactRef, type RetentionPolicyName } from './names';
+import type { LogSealer } from './sealer';
+import { createSharedLogFile, SharedFileSink } from './shared-file-sink';
+import { createStreamRedactor, secretNeedles } from './stream-redactor';
+
+const STREAMS: readonly LogStreamName[] = ['stdout', 'stderr'];
+
+export interface ExecutionLogsOptions {
+  db: Queryable;
+  sealer: LogSealer;
+  log: Logger;
+  artifactsDir: string;
+  retentionDefaults: { policy: RetentionPolicyName; limit: number };
+  /** `artifacts.log_segment_max_bytes` / `artifacts.flush_interval_ms`, written to `log_stream` (spec 06 §2.4). */
+  maxUnflushedBytes: number;
+  maxUnflushedMs: number;
+  /** How long the run waits for its seals (`artifacts.log_finalization_timeout_ms`). */
+  sealWaitMs: number;
+  /** Enabled mirrors (`log.mirror_runtime_*_to_stdio`), null = off. */
+  mirror: { stdout: MirrorOutput | null; stderr: MirrorOutput | null };
+  /** Worker identity for mirror records; read when an execution starts. */
+  worker: () => { id: number; name: string; instance: string };
+}
+
+export interface ExecutionLogsRequest {
+  executionId: number;
+  actionRef: string;
+  packRef: string;
+  parentExecutionId: number | null;
+  traceTag: string | null;
+  logRetentionPolicy: string | null;
+  logRetentionLimit: number | null;
+  /** Restored values of secret parameters: replaced by `[REDACTED]` in files and mirror. */
+  secretValues: readonly unknown[];
+  /** false when the out_schema declares secrets (output cannot be redacted live: not mirrored). */
+  mirrorAllowed: boolean;
+  maxStdoutBytes: number;
+  maxStderrBytes: number;
+}
+
+export interface ExecutionLogSet {
+  /** Sinks for the engine (null when that stream could not be set up). */
+  readonly sinks: { stdout: SharedFileSink | null; stderr: SharedFileSink | null };
+  /** Absolute paths (`result.stderr_log`, spec 06 §2.9), null when not set up. */
+  readonly paths: { stdoutPath: string | null; stderrPath: string | null };
+  readonly streams: readonly CreatedLogStream[];
+  /** Closes the files and seals; `ran` = a process ran (upstream seals nothing otherwise). True when the logs are incomplete. */
+  finish(ran: boolean): Promise<boolean>;
+}
+
+const canonicalDirs = new Map<string, string>();
+
+/** spec 06 §2.9: the canonicalised `artifacts_dir` (cached: realpath once per process). */
+function canonicalArtifactsDir(dir: string): string {
+  let c = canonicalDirs.get(dir);
+  if (c === undefined) {
+    try {
+      c = fs.realpathSync(dir);
+    } catch {
+      c = path.resolve(dir);
+    }
+    canonicalDirs.set(dir, c);
+  }
+  return c;
+}
+
+export class ExecutionLogs {
+  constructor(private readonly opts: ExecutionLogsOptions) {}
+
+  async open(req: ExecutionLogsRequest, log: Logger): Promise<ExecutionLogSet> {
+    const problem = artifactRefProblem(logArtifactRef(req.actionRef, 'stdout'));
+    if (problem !== null) {
+      log.warn({ problem }, 'the action ref cannot name a log artifact; running without log streams');
+      return emptySet();
+    }
+    const { policy, limit } = effectiveRetention(req, this.opts.retentionDefaults);
+    let streams: CreatedLogStream[];
+    try {
+      streams = await createExecutionLogStreams(this.opts.db, {
+        executionId: req.executionId,
+        actionRef: req.actionRef,
+        streams: STREAMS.map((s) => ({
+          stream: s,
+          ref: logArtifactRef(req.actionRef, s),
+          name: logArtifactName(req.actionRef, s),
+          description: logArtifactDescription(req.actionRef, s, policy, limit),
+        })),
+        retentionPolicy: policy,
+        retentionLimit: limit,
+        backend: 'shared_file',
+        maxUnflushedBytes: this.opts.maxUnflushedBytes,
+        maxUnflushedMs: this.opts.maxUnflushedMs,
+      });
+    } catch (e) {
+      log.warn({ err: toError(e) }, 'could not create the log stream rows; running without log streams');
+      return emptySet();
+    }
+    const root = canonicalArtifactsDir(this.opts.artifactsDir);
+    const fds: number[] = [];
+    try {
+      for (const s of streams) fds.push(createSharedLogFile(path.join(root, s.filePath)));
+    } catch (e) {
+      for (const fd of fds) fs.closeSync(fd);
+      const code = (e as NodeJS.ErrnoException).code;
+      log.error(
+        { artifactsDir: this.opts.artifactsDir, code, error: describeIoError(e) },
+        'cannot create log stream files in artifacts_dir (volume full, read-only or missing?); running without log streams',
+      );
+      // Leave no pending version behind that nobody will ever seal.
+      await deleteArtifactVersions(this.opts.db, streams.map((s) => s.artifactVersionId)).catch((err: unknown) =>
+        log.warn({ err: toError(err) }, 'could not remove the log stream rows of the failed set-up'),
+      );
+      return emptySet(true);
+    }
+    return this.buildSet(req, streams, fds, root, log);
+  }
+
+  private buildSet(req: ExecutionLogsRequest, streams: CreatedLogStream[], fds: number[], root: string, log: Logger): ExecutionLogSet {
+    const needles = secretNeedles(req.secretValues);
+    const w = this.opts.worker();
+    const source: MirrorSource = {
+      executionId: req.executionId,
+      parentExecutionId: req.parentExecutionId,
+      actionRef: req.actionRef,
+      packRef: req.packRef,
+      traceTag: req.traceTag,
+      workerId: w.id,
+      workerName: w.name,
+      workerInstance: w.instance,
+    };
+    const sinks: { stdout: SharedFileSink | null; stderr: SharedFileSink | null } = { stdout: null, stderr: null };
+    const paths: { stdoutPath: string | null; stderrPath: string | null } = { stdoutPath: null, stderrPath: null };
+    streams.forEach((s, i) => {
+      const out = req.mirrorAllowed ? this.opts.mirror[s.stream] : null;
+      const max = s.stream === 'stdout' ? req.maxStdoutBytes : req.maxStderrBytes;
+      sinks[s.stream] = new SharedFileSink({
+        fd: fds[i] as number,
+        redactor: needles.length > 0 ? createStreamRedactor(needles) : null,
+        mirror: out ? new RuntimeLogMirror(source, s.stream, out, max) : null,
+      });
+      paths[s.stream === 'stdout' ? 'stdoutPath' : 'stderrPath'] = path.join(root, s.filePath);
+    });
+    const finish = async (ran: boolean): Promise<boolean> => {
+      await Promise.all([sinks.stdout?.seal(), sinks.stderr?.seal()]);
+      // spec 06 §9 item 6: nothing ran → no seal request, the versions stay pending (as upstream).
+      if (!ran) return false;
+      const results = await Promise.all(
+        streams.map(async (s) => {
+          const sink = sinks[s.stream] as SharedFileSink;
+          if (sink.failed) {
+            log.error(
+              { stream: s.stream, file: s.filePath, error: describeIoError(sink.failure) },
+              'writing the log stream file failed (artifacts volume full?); the stream is sealed as truncated',
+            );
+          }
+          const sealed = await this.opts.sealer.seal(s.artifactVersionId, sink.truncated || sink.failed, this.opts.sealWaitMs);
+          return sealed && !sink.failed;
+        }),
+      );
+      return results.some((ok) => !ok);
+    };
+    return { sinks, paths, streams, finish };
+  }
+}
+
+function emptySet(incomplete = true): ExecutionLogSet {
+  return { sinks: { stdout: null, stderr: null }, paths: { stdoutPath: null, stderrPath: null }, streams: [], finish: async (ran) => ran && incomplete };
+}
