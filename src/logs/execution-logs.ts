@@ -116,9 +116,9 @@ export class ExecutionLogs {
       for (const s of streams) fds.push(createSharedLogFile(path.join(root, s.filePath)));
     } catch (e) {
       for (const fd of fds) fs.closeSync(fd);
-      const code = (e as NodeJS.ErrnoException).code;
+      const cause = rootCause(e, root);
       log.error(
-        { artifactsDir: this.opts.artifactsDir, code, error: describeIoError(e) },
+        { artifactsDir: this.opts.artifactsDir, code: (cause as NodeJS.ErrnoException).code, error: describeIoError(cause) },
         'cannot create log stream files in artifacts_dir (volume full, read-only or missing?); running without log streams',
       );
       // Leave no pending version behind that nobody will ever seal.
@@ -175,6 +175,20 @@ export class ExecutionLogs {
       return results.some((ok) => !ok);
     };
     return { sinks, paths, streams, finish };
+  }
+}
+
+/**
+ * mkdir of a missing sub-directory on a read-only volume reports ENOENT (the kernel checks the
+ * path before the mount flags); ask the root itself so the operator reads EROFS / EACCES.
+ */
+function rootCause(e: unknown, root: string): unknown {
+  if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return e;
+  try {
+    fs.accessSync(root, fs.constants.W_OK);
+    return e;
+  } catch (probe) {
+    return probe;
   }
 }
 

@@ -20,16 +20,19 @@ const knownDirs = new Set<string>();
 /** spec 06 §2.5: parents created under the root with mode 2775, file truncated to 0 and chmod 0664. Returns the open fd. */
 export function createSharedLogFile(absPath: string): number {
   const dir = path.dirname(absPath);
-  if (!knownDirs.has(dir)) {
-    const first = fs.mkdirSync(dir, { recursive: true });
-    if (first !== undefined) {
-      // chmod each directory this call created, top down (mkdir's mode is cut by the umask).
-      for (let d = dir; d.length >= first.length && d !== path.dirname(d); d = path.dirname(d)) fs.chmodSync(d, DIR_MODE);
-    }
-    knownDirs.add(dir);
-  }
+  const cached = knownDirs.has(dir);
+  if (!cached) ensureDir(dir);
   const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND | fs.constants.O_NOFOLLOW;
-  const fd = fs.openSync(absPath, flags, FILE_MODE);
+  let fd: number;
+  try {
+    fd = fs.openSync(absPath, flags, FILE_MODE);
+  } catch (e) {
+    // Someone removed the directory since we created it: create it again, once.
+    if (!cached || (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    knownDirs.delete(dir);
+    ensureDir(dir);
+    fd = fs.openSync(absPath, flags, FILE_MODE);
+  }
   try {
     fs.fchmodSync(fd, FILE_MODE);
   } catch (e) {
@@ -37,6 +40,15 @@ export function createSharedLogFile(absPath: string): number {
     throw e;
   }
   return fd;
+}
+
+function ensureDir(dir: string): void {
+  const first = fs.mkdirSync(dir, { recursive: true });
+  if (first !== undefined) {
+    // chmod each directory this call created, top down (mkdir's mode is cut by the umask).
+    for (let d = dir; d.length >= first.length && d !== path.dirname(d); d = path.dirname(d)) fs.chmodSync(d, DIR_MODE);
+  }
+  knownDirs.add(dir);
 }
 
 /** Forget cached directories (an operator may have removed them). */
