@@ -98,7 +98,8 @@ export interface CreatedLogStream {
   logStreamId: number;
 }
 
-const MAX_ATTEMPTS = 5;
+/** Each round lets at least one contender per artifact through; 25 covers any realistic crowd. */
+const MAX_ATTEMPTS = 25;
 
 export async function createExecutionLogStreams(db: Queryable, input: CreateExecutionLogStreamsInput): Promise<CreatedLogStream[]> {
   const params = [
@@ -126,9 +127,10 @@ export async function createExecutionLogStreams(db: Queryable, input: CreateExec
         logStreamId: toId(r.log_stream),
       }));
     } catch (e) {
-      // A concurrent execution of the same action took the version number: compute it again.
-      if (sqlState(e) === SQLSTATE_UNIQUE_VIOLATION && attempt < MAX_ATTEMPTS) continue;
-      throw e;
+      // A concurrent execution of the same action took the version number: compute it again,
+      // after a short random pause so a crowd of contenders does not collide again in lockstep.
+      if (sqlState(e) !== SQLSTATE_UNIQUE_VIOLATION || attempt >= MAX_ATTEMPTS) throw e;
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 10 * Math.min(attempt, 5))));
     }
   }
 }
