@@ -34,6 +34,7 @@ import { createMetrics, startHealthServer, type HealthServer } from './health';
 import { AGENT_VERSION } from './version';
 import { ApiClient, resolveApiBaseUrl, WorkerTokenProvider } from './api';
 import { ExecutionOutput } from './logs';
+import { maskUrl } from './util/redact';
 
 export interface RunAgentOptions {
   config: Config;
@@ -271,7 +272,7 @@ function createExecutionOutput(config: Config, env: NodeJS.ProcessEnv, pool: DbP
   const tokens = new WorkerTokenProvider({ secret: config.security.jwtSecret });
   tokens.setWorkerId(worker.id);
   const api = new ApiClient({ baseUrl: resolveApiBaseUrl(env, config.server), tokens });
-  log.info({ apiBaseUrl: api.baseUrl, mirrorStdout: config.log.mirrorRuntimeStdoutToStdio, mirrorStderr: config.log.mirrorRuntimeStderrToStdio }, 'log streams: shared_file on artifacts_dir, sealed through the Attune API');
+  log.info({ apiBaseUrl: maskUrl(api.baseUrl), mirrorStdout: config.log.mirrorRuntimeStdoutToStdio, mirrorStderr: config.log.mirrorRuntimeStderrToStdio }, 'log streams: shared_file on artifacts_dir, sealed through the Attune API');
   return new ExecutionOutput({
     db: pool,
     api,

@@ -11,6 +11,7 @@ import type { ExecutionOutcome, ExecutionRequest } from '../execution/types';
 import { secretPathsFromSchema } from '../execution/redact';
 import { getAtPointer } from '../secrets/json-pointer';
 import { toError } from '../errors';
+import { listUnsealedLogStreams } from '../db/queries/list-unsealed-log-streams';
 import { ExecutionLogs, type ExecutionLogSet } from './execution-logs';
 import { finalizeFileArtifacts } from './file-artifacts';
 import { createMirrorOutput } from './mirror';
@@ -106,6 +107,19 @@ export class ExecutionOutput {
   async finalizeFiles(executionId: number, outcome: ExecutionOutcome, log: Logger): Promise<void> {
     if (outcome.phase === 'prepare') return;
     await finalizeFileArtifacts(this.opts.db, this.opts.api, this.opts.artifactsDir, executionId, log);
+  }
+
+  /**
+   * An execution a previous agent process left `running` (now abandoned): its files hold what
+   * was printed until the crash; seal them, flagged truncated since the end is missing.
+   */
+  async sealLeftovers(executionId: number, log: Logger): Promise<void> {
+    try {
+      const ids = await listUnsealedLogStreams(this.opts.db, executionId);
+      await Promise.all(ids.map((id) => this.sealer.seal(id, true, this.opts.sealWaitMs)));
+    } catch (e) {
+      log.warn({ err: toError(e) }, 'could not seal the log streams of the abandoned execution');
+    }
   }
 
   /** Shutdown: last seal attempts, bounded. */

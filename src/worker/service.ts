@@ -394,6 +394,7 @@ export class WorkerService {
       n++;
       const log = this.log.child({ executionId: row.id, actionRef: row.actionRef });
       log.warn('execution left running by a previous agent process marked abandoned');
+      await this.opts.output?.sealLeftovers(row.id, log);
       await this.publishStatus(written, 'running', 'abandoned', log);
       await this.publishCompletion(written, 'Abandoned', log);
     }

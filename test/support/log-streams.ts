@@ -9,13 +9,17 @@ import type { ControlPlane } from './agent';
 
 export const LOGS_PACK = 'logs_t';
 
-const ACTIONS: Record<string, { runner: string; entry: string; script: string; format?: string; outSchema?: string }> = {
+const ACTIONS: Record<string, { runner: string; entry: string; script: string | null; format?: string }> = {
   a: { runner: 'shell', entry: 'a.sh', script: "#!/bin/bash\nprintf 'out\\n'\nprintf 'err\\n' >&2\n" },
   quiet: { runner: 'shell', entry: 'quiet.sh', script: '#!/bin/bash\nexit 0\n' },
   fail: { runner: 'shell', entry: 'fail.sh', script: "#!/bin/bash\necho 'partial output'\necho 'boom' >&2\nexit 3\n" },
   slow: { runner: 'shell', entry: 'slow.sh', script: "#!/bin/bash\necho 'line one'\nsleep 3\necho 'line two'\n" },
   sleep: { runner: 'shell', entry: 'sleep.sh', script: "#!/bin/bash\necho 'before sleep'\nsleep 30\n" },
   big: { runner: 'shell', entry: 'big.sh', script: "#!/bin/bash\nhead -c 2000 /dev/zero | tr '\\0' 'x'\n" },
+  // Prints its process (group) id so a test can end it after killing the agent.
+  orphan: { runner: 'shell', entry: 'orphan.sh', script: "#!/bin/bash\necho \"pid $$\"\nsleep 30\n" },
+  // Entry point outside the pack: the run fails before any process starts.
+  escape: { runner: 'shell', entry: '../../escape.sh', script: null },
   json: { runner: 'shell', entry: 'json.sh', script: "#!/bin/bash\nprintf '{\"a\":1}\\nplain\\n'\n" },
   // Prints its secret parameter split across two pipe writes, on both streams.
   leak: {
@@ -46,7 +50,7 @@ export function writeLogsPack(): string {
   mkdirSync(join(dir, 'actions'));
   writeFileSync(join(dir, 'pack.yaml'), `ref: ${LOGS_PACK}\nlabel: Logs\nversion: "1.0.0"\nruntime_deps: [shell, python]\nenabled: true\n`);
   for (const [name, a] of Object.entries(ACTIONS)) {
-    writeFileSync(join(dir, 'actions', a.entry), a.script, { mode: 0o755 });
+    if (a.script !== null) writeFileSync(join(dir, 'actions', a.entry), a.script, { mode: 0o755 });
     const params = a.runner === 'python' ? 'parameter_delivery: stdin\nparameter_format: json\n' : 'parameter_delivery: stdin\nparameter_format: dotenv\n';
     writeFileSync(
       join(dir, 'actions', `${name}.yaml`),

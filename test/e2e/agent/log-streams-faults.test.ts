@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unusedPort } from '../../support/amqp';
-import { createAgentTestEnv, TEST_JWT_SECRET, waitForRowStatus, type AgentProcess, type AgentTestEnv } from '../../support/agent';
+import { createAgentTestEnv, pollUntil, TEST_JWT_SECRET, waitForRowStatus, type AgentProcess, type AgentTestEnv } from '../../support/agent';
 import { startFakeApi, type FakeApi } from '../../support/fake-api';
 import { byStream, LOGS_PACK, logRows, writeLogsPack } from '../../support/log-streams';
 
@@ -62,6 +62,54 @@ describe('no Attune API reachable', () => {
     // A failing exit stays failed (not masked, not changed).
     expect((await run(workerId, 'fail')).row.status).toBe('failed');
     expect(await agent.stop()).toBe(0);
+  });
+});
+
+describe('runs that never start a process, and a crashed agent', () => {
+  it('entrypoint outside the pack: failed before spawn, versions stay pending and no seal is requested (spec 06 §9 item 6)', async () => {
+    const fake = await api(e.artifactsDir);
+    const { agent, workerId } = await e.startAgent({ name: e.uniqueName('e2e-nostart'), env: { ATTUNE_API_URL: fake.url } });
+    const r = await run(workerId, 'escape');
+    expect(String(r.result.error)).toContain('resolves outside the pack');
+    expect(r.row.status).toBe('failed');
+    const rows = await logRows(e.cp, r.id);
+    expect(rows.map((x) => [x.body_state, x.sealed])).toEqual([
+      ['pending', false],
+      ['pending', false],
+    ]);
+    expect(fake.requestsTo(/\/seal$/)).toEqual([]);
+    expect(r.result).not.toHaveProperty('logs_incomplete');
+    expect(await agent.stop()).toBe(0);
+  });
+
+  it('agent killed mid-run: the next start records abandoned and seals what was printed, as truncated', async () => {
+    const fake = await api(e.artifactsDir);
+    const name = e.uniqueName('e2e-crash');
+    const first = await e.startAgent({ name, env: { ATTUNE_API_URL: fake.url } });
+    const ex = await e.submit(first.workerId, { actionRef: `${LOGS_PACK}.orphan` });
+    const stdout = await pollUntil(async () => {
+      const rs = await logRows(e.cp, ex.id);
+      if (rs.length !== 2) return undefined;
+      const s = byStream(rs).stdout;
+      return /^pid \d+\n$/.test(readFileSync(join(e.artifactsDir, s.file_path), 'utf8')) ? s : undefined;
+    }, 15_000, 'the orphan action printing its pid');
+    const pid = Number(/pid (\d+)/.exec(readFileSync(join(e.artifactsDir, stdout.file_path), 'utf8'))?.[1]);
+    first.agent.kill();
+    await first.agent.exited;
+    try {
+      process.kill(-pid, 'SIGKILL'); // the action's own process group outlived the agent
+    } catch {
+      // already gone
+    }
+    const second = await e.startAgent({ name, env: { ATTUNE_API_URL: fake.url } });
+    const row = await waitForRowStatus(e.cp, ex.id, ['abandoned']);
+    expect(row.status).toBe('abandoned');
+    const after = await pollUntil(async () => {
+      const s = byStream(await logRows(e.cp, ex.id)).stdout;
+      return s.sealed ? s : undefined;
+    }, 10_000, 'the leftover stream sealed');
+    expect(after).toMatchObject({ truncated: true, body_state: 'ready', size_bytes: String(`pid ${pid}\n`.length) });
+    expect(await second.agent.stop()).toBe(0);
   });
 });
 
