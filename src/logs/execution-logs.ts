@@ -17,6 +17,7 @@ import { artifactRefProblem, effectiveRetention, logArtifactDescription, logArti
 import type { LogSealer } from './sealer';
 import { createSharedLogFile, SharedFileSink } from './shared-file-sink';
 import { createStreamRedactor, secretNeedles } from './stream-redactor';
+import { decideDelayedMirror } from './delayed-mirror';
 
 const STREAMS: readonly LogStreamName[] = ['stdout', 'stderr'];
 
@@ -47,8 +48,9 @@ export interface ExecutionLogsRequest {
   logRetentionLimit: number | null;
   /** Restored values of secret parameters: replaced by `[REDACTED]` in files and mirror. */
   secretValues: readonly unknown[];
-  /** false when the out_schema declares secrets (output cannot be redacted live: not mirrored). */
-  mirrorAllowed: boolean;
+  /** `secret: true` paths of the out_schema: no live mirror, the delayed redacted one instead (spec 06 §4.4). */
+  secretOutputPaths: readonly string[];
+  outputFormat: string | null;
   maxStdoutBytes: number;
   maxStderrBytes: number;
 }
@@ -59,8 +61,12 @@ export interface ExecutionLogSet {
   /** Absolute paths (`result.stderr_log`, spec 06 §2.9), null when not set up. */
   readonly paths: { stdoutPath: string | null; stderrPath: string | null };
   readonly streams: readonly CreatedLogStream[];
-  /** Closes the files and seals; `ran` = a process ran (upstream seals nothing otherwise). True when the logs are incomplete. */
-  finish(ran: boolean): Promise<boolean>;
+  /**
+   * Closes the files and seals; `ran` = a process ran (upstream seals nothing otherwise),
+   * `captureIncomplete` = the run was cut short (timeout, cancel, undrained pipes). True when
+   * the logs are incomplete.
+   */
+  finish(ran: boolean, captureIncomplete?: boolean): Promise<boolean>;
 }
 
 const canonicalDirs = new Map<string, string>();
@@ -146,7 +152,7 @@ export class ExecutionLogs {
     const sinks: { stdout: SharedFileSink | null; stderr: SharedFileSink | null } = { stdout: null, stderr: null };
     const paths: { stdoutPath: string | null; stderrPath: string | null } = { stdoutPath: null, stderrPath: null };
     streams.forEach((s, i) => {
-      const out = req.mirrorAllowed ? this.opts.mirror[s.stream] : null;
+      const out = req.secretOutputPaths.length === 0 ? this.opts.mirror[s.stream] : null;
       const max = s.stream === 'stdout' ? req.maxStdoutBytes : req.maxStderrBytes;
       sinks[s.stream] = new SharedFileSink({
         fd: fds[i] as number,
@@ -155,10 +161,11 @@ export class ExecutionLogs {
       });
       paths[s.stream === 'stdout' ? 'stdoutPath' : 'stderrPath'] = path.join(root, s.filePath);
     });
-    const finish = async (ran: boolean): Promise<boolean> => {
+    const finish = async (ran: boolean, captureIncomplete = false): Promise<boolean> => {
       await Promise.all([sinks.stdout?.seal(), sinks.stderr?.seal()]);
       // spec 06 §9 item 6: nothing ran → no seal request, the versions stay pending (as upstream).
       if (!ran) return false;
+      if (req.secretOutputPaths.length > 0) this.delayedMirror(req, source, sinks, paths, captureIncomplete, log);
       const results = await Promise.all(
         streams.map(async (s) => {
           const sink = sinks[s.stream] as SharedFileSink;
@@ -176,6 +183,44 @@ export class ExecutionLogs {
     };
     return { sinks, paths, streams, finish };
   }
+
+  /** spec 06 §4.4 steps 1–8, from the (parameter-redacted) files just closed. */
+  private delayedMirror(
+    req: ExecutionLogsRequest,
+    source: MirrorSource,
+    sinks: { stdout: SharedFileSink | null; stderr: SharedFileSink | null },
+    paths: { stdoutPath: string | null; stderrPath: string | null },
+    captureIncomplete: boolean,
+    log: Logger,
+  ): void {
+    const { stdout: outMirror, stderr: errMirror } = this.opts.mirror;
+    if (!outMirror && !errMirror) return;
+    const read = (p: string | null): string => {
+      try {
+        return p ? fs.readFileSync(p, 'utf8') : '';
+      } catch {
+        return '';
+      }
+    };
+    const decision = decideDelayedMirror({
+      outputFormat: req.outputFormat,
+      secretPaths: req.secretOutputPaths,
+      logsIncomplete: captureIncomplete || !!sinks.stdout?.failed || !!sinks.stderr?.failed,
+      truncated: !!sinks.stdout?.truncated || !!sinks.stderr?.truncated,
+      stdout: read(paths.stdoutPath),
+      stderr: read(paths.stderrPath),
+    });
+    if (decision.kind === 'suppressed') {
+      log.warn({ reason: decision.reason }, 'runtime log mirror suppressed for an action with secret outputs');
+      return;
+    }
+    for (const [stream, out, text] of [['stdout', outMirror, decision.stdout], ['stderr', errMirror, decision.stderr]] as const) {
+      if (!out || text === '') continue;
+      const m = new RuntimeLogMirror(source, stream, out, null);
+      m.write(Buffer.from(text, 'utf8'));
+      m.end();
+    }
+  }
 }
 
 /**
@@ -190,6 +235,7 @@ function rootCause(e: unknown, root: string): unknown {
   } catch (probe) {
     return probe;
   }
+
 }
 
 function emptySet(incomplete = true): ExecutionLogSet {

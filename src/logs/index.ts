@@ -81,8 +81,8 @@ export class ExecutionOutput {
         logRetentionPolicy: input.logRetentionPolicy,
         logRetentionLimit: input.logRetentionLimit,
         secretValues: r.secretParameterPaths.map((p) => getAtPointer(r.parameters, p)).filter((v) => v !== undefined),
-        // spec 06 §4.4: secret outputs cannot be redacted live; upstream delays and redacts, we do not mirror them.
-        mirrorAllowed: secretPathsFromSchema(r.outSchema).length === 0,
+        secretOutputPaths: secretPathsFromSchema(r.outSchema),
+        outputFormat: r.outputFormat,
         maxStdoutBytes: r.maxStdoutBytes,
         maxStderrBytes: r.maxStderrBytes,
       },
@@ -95,7 +95,8 @@ export class ExecutionOutput {
   /** After the run: seal (bounded wait), `logs_incomplete`, file artifacts. Never throws. */
   async settle(set: ExecutionLogSet, outcome: ExecutionOutcome, log: Logger): Promise<void> {
     try {
-      const incomplete = await set.finish(outcome.phase === 'ran');
+      const cutShort = outcome.status === 'timeout' || outcome.status === 'cancelled' || outcome.result.logs_incomplete === true;
+      const incomplete = await set.finish(outcome.phase === 'ran', cutShort);
       if (incomplete && outcome.phase === 'ran') outcome.result.logs_incomplete = true;
     } catch (e) {
       log.warn({ err: toError(e) }, 'finalising the log streams failed');

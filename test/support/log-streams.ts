@@ -9,7 +9,7 @@ import type { ControlPlane } from './agent';
 
 export const LOGS_PACK = 'logs_t';
 
-const ACTIONS: Record<string, { runner: string; entry: string; script: string | null; format?: string }> = {
+const ACTIONS: Record<string, { runner: string; entry: string; script: string | null; format?: string; output?: string }> = {
   a: { runner: 'shell', entry: 'a.sh', script: "#!/bin/bash\nprintf 'out\\n'\nprintf 'err\\n' >&2\n" },
   quiet: { runner: 'shell', entry: 'quiet.sh', script: '#!/bin/bash\nexit 0\n' },
   fail: { runner: 'shell', entry: 'fail.sh', script: "#!/bin/bash\necho 'partial output'\necho 'boom' >&2\nexit 3\n" },
@@ -20,6 +20,14 @@ const ACTIONS: Record<string, { runner: string; entry: string; script: string | 
   orphan: { runner: 'shell', entry: 'orphan.sh', script: "#!/bin/bash\necho \"pid $$\"\nsleep 30\n" },
   // Entry point outside the pack: the run fails before any process starts.
   escape: { runner: 'shell', entry: '../../escape.sh', script: null },
+  // Secret output field (out_schema): mirrored only after the run, redacted (spec 06 §4.4).
+  secret_out: {
+    runner: 'shell',
+    entry: 'secret_out.sh',
+    format: 'json',
+    output: 'output:\n  token:\n    type: string\n    secret: true\n',
+    script: "#!/bin/bash\nprintf '{\"token\":\"OUT-SECRET-42\",\"n\":1}\\n'\n",
+  },
   json: { runner: 'shell', entry: 'json.sh', script: "#!/bin/bash\nprintf '{\"a\":1}\\nplain\\n'\n" },
   // Prints its secret parameter split across two pipe writes, on both streams.
   leak: {
@@ -54,7 +62,7 @@ export function writeLogsPack(): string {
     const params = a.runner === 'python' ? 'parameter_delivery: stdin\nparameter_format: json\n' : 'parameter_delivery: stdin\nparameter_format: dotenv\n';
     writeFileSync(
       join(dir, 'actions', `${name}.yaml`),
-      `ref: ${LOGS_PACK}.${name}\nrunner_type: ${a.runner}\nentry_point: ${a.entry}\n${params}output_format: ${a.format ?? 'text'}\nenabled: true\n`,
+      `ref: ${LOGS_PACK}.${name}\nrunner_type: ${a.runner}\nentry_point: ${a.entry}\n${params}output_format: ${a.format ?? 'text'}\nenabled: true\n${a.output ?? ''}`,
     );
   }
   return dir;

@@ -166,6 +166,14 @@ describe('truncation and mirroring (spec 06 §2.8, §4; §9 items 17, 24)', () =
     expect(agent.stdout()).not.toContain(secret);
   });
 
+  it('secret outputs: nothing live, one redacted record after the run (spec 06 §9 item 26)', async () => {
+    const r = await run(workerId, 'secret_out');
+    expect(r.row.status).toBe('completed');
+    await new Promise((res) => setTimeout(res, 200));
+    expect(mirrored(r.id).map((x) => [x.body_type, x.body])).toEqual([['json', { token: '[REDACTED]', n: 1 }]]);
+    expect(agent.stdout()).not.toContain('OUT-SECRET-42');
+  });
+
   it('shutdown timeout: the abandoned execution still gets sealed streams', async () => {
     const ex = await e.submit(workerId, { actionRef: `${LOGS_PACK}.sleep` });
     await waitForRowStatus(e.cp, ex.id, ['running']);
