@@ -121,7 +121,10 @@ export class ExecutionLogs {
     try {
       for (const s of streams) fds.push(createSharedLogFile(path.join(root, s.filePath)));
     } catch (e) {
-      for (const fd of fds) fs.closeSync(fd);
+      fds.forEach((fd, i) => {
+        fs.closeSync(fd);
+        fs.rmSync(path.join(root, (streams[i] as CreatedLogStream).filePath), { force: true });
+      });
       const cause = rootCause(e, root);
       log.error(
         { artifactsDir: this.opts.artifactsDir, code: (cause as NodeJS.ErrnoException).code, error: describeIoError(cause) },
@@ -166,15 +169,16 @@ export class ExecutionLogs {
       // spec 06 §9 item 6: nothing ran → no seal request, the versions stay pending (as upstream).
       if (!ran) return false;
       if (req.secretOutputPaths.length > 0) this.delayedMirror(req, source, sinks, paths, captureIncomplete, log);
+      const failed = streams.filter((s) => sinks[s.stream]?.failed);
+      if (failed.length > 0) {
+        log.error(
+          { streams: failed.map((s) => s.stream), files: failed.map((s) => s.filePath), error: describeIoError(sinks[(failed[0] as CreatedLogStream).stream]?.failure) },
+          'writing the log stream file failed (artifacts volume full?); the stream is sealed as truncated',
+        );
+      }
       const results = await Promise.all(
         streams.map(async (s) => {
           const sink = sinks[s.stream] as SharedFileSink;
-          if (sink.failed) {
-            log.error(
-              { stream: s.stream, file: s.filePath, error: describeIoError(sink.failure) },
-              'writing the log stream file failed (artifacts volume full?); the stream is sealed as truncated',
-            );
-          }
           const sealed = await this.opts.sealer.seal(s.artifactVersionId, sink.truncated || sink.failed, this.opts.sealWaitMs);
           return sealed && !sink.failed;
         }),
