@@ -292,8 +292,8 @@ export class WorkerService {
       throw e;
     }
     if (output && set) {
-      await output.settle(set, outcome, log);
-      await output.finalizeFiles(row.id, outcome, log);
+      // Independent round trips (seal requests, file-artifact query): side by side.
+      await Promise.all([output.settle(set, outcome, log), output.finalizeFiles(row.id, outcome, log)]);
     }
     return outcome;
   }
