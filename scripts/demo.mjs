@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { bundle } from './build.mjs';
 import { applySchema } from './apply-schema.mjs';
 import { ControlPlane } from './lib/control-plane.mjs';
+import { FakeAttuneApi } from './lib/fake-api.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DB_URL = process.env.ATTUNE__DATABASE__URL ?? 'postgresql://postgres@127.0.0.1:5432/attune_demo';
@@ -69,6 +70,8 @@ async function main() {
   const packsDir = join(work, 'packs');
   mkdirSync(packsDir, { recursive: true });
   const cp = await new ControlPlane({ databaseUrl: DB_URL, amqpUrl: MQ_URL, packsDir, encryptionKey: ENCRYPTION_KEY }).connect();
+  // Attune's API part the worker needs in volume mode: sealing log streams (spec 06 §1).
+  const api = await new FakeAttuneApi({ jwtSecret: JWT_SECRET, databaseUrl: DB_URL, artifactsDir: join(work, 'artifacts') }).start();
   let agent;
   try {
     say('3/5 installing the example pack demo_test (shell, python, node actions)');
@@ -83,6 +86,7 @@ async function main() {
         ATTUNE__DATABASE__URL: DB_URL,
         ATTUNE__MESSAGE_QUEUE__URL: MQ_URL,
         ATTUNE__SECURITY__JWT_SECRET: JWT_SECRET,
+        ATTUNE_API_URL: api.url,
         ATTUNE__SECURITY__ENCRYPTION_KEY: ENCRYPTION_KEY,
         ATTUNE__PACKS_BASE_DIR: packsDir,
         ATTUNE__RUNTIME_ENVS_DIR: join(work, 'runtime_envs'),
@@ -123,17 +127,20 @@ async function main() {
       const result = row.result ?? {};
       const ok = row.status === s.expect;
       if (!ok) mismatches++;
+      const logs = await logArtifacts(cp, s.id);
+      if (!logs.complete) mismatches++;
       rows.push({
         id: String(s.id),
         action: s.actionRef,
         expected: s.expect,
         status: `${row.status}${ok ? '' : '  <-- unexpected'}`,
         ms: String(result.duration_ms ?? '-'),
+        'log artifacts (db)': logs.text,
         result: excerpt(result),
       });
     }
     say('');
-    printTable(rows, ['id', 'action', 'expected', 'status', 'ms', 'result']);
+    printTable(rows, ['id', 'action', 'expected', 'status', 'ms', 'log artifacts (db)', 'result']);
     say('');
     const completions = submitted.map((s) => cp.completionsFor(s.id).length);
     say(`ExecutionCompleted messages: ${completions.reduce((a, b) => a + b, 0)} for ${submitted.length} executions (exactly one each: ${completions.every((n) => n === 1) ? 'yes' : 'NO'})`);
@@ -148,6 +155,7 @@ async function main() {
     return mismatches === 0 ? 0 : 1;
   } finally {
     if (agent && agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
+    await api.close();
     await cp.close();
     if (!process.env.ATTUNE_DEMO_KEEP) rmSync(work, { recursive: true, force: true });
   }
@@ -167,6 +175,19 @@ async function waitForQueueConsumer(cp, workerId) {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The execution's stdout/stderr log artifacts as the UI would find them: rows, sizes set at seal. */
+async function logArtifacts(cp, executionId) {
+  const { rows } = await cp.query(
+    `SELECT a.ref, v.version, v.size_bytes, s.sealed
+     FROM artifact_version v JOIN artifact a ON a.id = v.artifact JOIN log_stream s ON s.artifact_version = v.id
+     WHERE v.execution = $1 ORDER BY a.ref DESC`,
+    [executionId],
+  );
+  const complete = rows.length === 2 && rows.every((r) => r.sealed);
+  const text = rows.map((r, i) => `${i === 0 ? r.ref : r.ref.slice(r.ref.lastIndexOf('.', r.ref.length - 5))} v${r.version} ${r.sealed ? `${r.size_bytes} B` : 'unsealed'}`).join(', ');
+  return { complete, text: text || 'none' };
 }
 
 function excerpt(result) {

@@ -4,12 +4,11 @@
  * signal handlers. Order follows spec 01 §7.1 with our additions (retries, schema wait,
  * recovery of abandoned executions, health endpoint).
  */
-import { accessSync, existsSync, mkdirSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { checkRunConfig } from './config/run-checks';
 import { listActivePackReleases } from './db/queries/list-active-pack-releases';
-import { createInterimPackArchiveApi, packsTransportProblems, resolvePacksTransport, startApiPackTransport, type ApiPackTransportHandle } from './packs';
+import { packsTransportProblems, resolvePacksTransport, startApiPackTransport, type ApiPackTransportHandle } from './packs';
 import type { Config } from './config/types';
 import { ConfigError, AgentError, toError } from './errors';
 import type { Logger } from './log';
@@ -40,7 +39,9 @@ import { startMetadataSubscription } from './mq/metadata-subscription';
 import { withTransaction } from './db/tx';
 import { createMetrics, startHealthServer, type HealthServer } from './health';
 import { AGENT_VERSION } from './version';
-import { ACCESS_WRITE_DIR, checkSandbox } from './worker/sandbox-check';
+import { createApiAccess } from './wiring/api-access';
+import { createExecutionOutput } from './wiring/execution-output';
+import { reportSandbox } from './wiring/sandbox';
 
 export interface RunAgentOptions {
   config: Config;
@@ -96,7 +97,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     ensureWritableDir(config.artifactsDir, 'artifacts_dir');
     log.info({ configured: config.packsTransport, transport: packsTransport, packsBaseDir: config.packsBaseDir }, 'pack transport selected');
     // 2b. What this container allows (non-root uid, read-only root, writable mounts; spec 07 §8.2).
-    for (const f of checkSandbox(sandboxFacts(config, env, packsTransport), isWritableDir)) log[f.level]({ check: f.code, path: f.path }, f.message);
+    reportSandbox(config, env, packsTransport, log);
 
     // 3. PostgreSQL: connect with retry, epoch check, wait for the schema.
     const startupTimeoutMs = config.agent.startupTimeoutSec * 1000;
@@ -171,14 +172,16 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       await declareWorkerQueues(mq, worker.id);
     });
 
-    // 7b. issue 15: API pack transport (src/packs): release cache, downloader, background start-up sync.
+    // 7b. One worker token and API client (spec 06 §5) for the log streams and the API pack transport.
+    const apiAccess = createApiAccess({ config, env, workerId: worker.id });
+
+    // 7c. API pack transport (spec 06 §6): release cache, downloader, background start-up sync.
     let apiPacks: ApiPackTransportHandle | null = null;
     if (packsTransport === 'api') {
       apiPacks = await startApiPackTransport({
         packsBaseDir: config.packsBaseDir,
         maxBytes: config.packsCacheMaxBytes,
-        // INTERIM until src/api (issue 13) is merged: the lead wires its worker-token client here.
-        api: createInterimPackArchiveApi({ baseUrl: env.ATTUNE_API_URL ?? '', jwtSecret: config.security.jwtSecret ?? '', workerId: worker.id }),
+        api: apiAccess.packArchive,
         log: wlog,
         signal: stopSignal.signal,
         runningExecutionIds: () => service?.runningIds() ?? [],
@@ -187,6 +190,10 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       const handle = apiPacks;
       releases.push({ name: 'pack transport', fn: async () => handle.stop() });
     }
+
+    // 7d. Log streams and file artifacts (spec 06 §2–§4), sealed through the API.
+    const output = createExecutionOutput(config, pool, { id: worker.id, name: worker.name }, apiAccess, wlog);
+    releases.push({ name: 'log stream sealer', fn: () => output.stop(5_000) });
 
     // 8. The execution service; settle what a previous process left running.
     // The same object the pack consumers rewrite in place after verification (advertised-versions.ts).
@@ -206,6 +213,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       log: wlog,
       metrics,
       packReleases: apiPacks?.gate ?? null,
+      output,
     });
     const recovered = await service.recoverAbandoned();
     if (recovered > 0) wlog.warn({ count: recovered }, 'executions left running by a previous agent process were marked abandoned');
@@ -316,30 +324,6 @@ function ensureWritableDir(dir: string, key: string): void {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
     throw new AgentError('INTERNAL', `Cannot create ${key} ${dir}: ${toError(e).message}. Mount a writable volume there or set ${key} (env ATTUNE__${key.toUpperCase()})`, { cause: e });
-  }
-}
-
-function sandboxFacts(config: Config, env: NodeJS.ProcessEnv, packsTransport: Config['packsTransport']): Parameters<typeof checkSandbox>[0] {
-  return {
-    uid: process.getuid?.(),
-    gid: process.getgid?.(),
-    tmpDir: tmpdir(),
-    home: env.HOME,
-    runtimeEnvsDir: config.runtimeEnvsDir,
-    packsBaseDir: config.packsBaseDir,
-    packsTransport,
-  };
-}
-
-/** Writable for this process: the directory itself, or (not created yet) its nearest existing parent. */
-function isWritableDir(dir: string): boolean {
-  let d = dir;
-  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
-  try {
-    accessSync(d, ACCESS_WRITE_DIR);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -14,6 +14,7 @@ export type AgentErrorCode =
   | 'MQ_UNREACHABLE'
   | 'MQ_TOPOLOGY'
   | 'MQ_ERROR'
+  | 'API_ERROR'
   | 'REGISTRATION_FAILED'
   | 'NOT_IMPLEMENTED'
   | 'ACTION_INVALID'

@@ -89,6 +89,16 @@ export interface AgentSectionConfig {
   readonly schemaWaitTimeoutSec: number;
 }
 
+/** `artifacts.*` keys the volume transport uses (spec 06 §8). */
+export interface ArtifactsConfig {
+  /** `artifacts.log_segment_max_bytes` (default 1 048 576), written to `log_stream.max_unflushed_bytes`. */
+  readonly logSegmentMaxBytes: number;
+  /** `artifacts.flush_interval_ms` (default 500), written to `log_stream.max_unflushed_milliseconds`. */
+  readonly flushIntervalMs: number;
+  /** `artifacts.log_finalization_timeout_ms` (default 1000): post-exit drain and seal wait. */
+  readonly logFinalizationTimeoutMs: number;
+}
+
 export interface Config {
   readonly serviceName: string;
   readonly environment: string;
@@ -99,6 +109,7 @@ export interface Config {
   /** Our key `packs.cache_max_bytes` (issue 15): bound of the API transport's release cache. */
   readonly packsCacheMaxBytes: number;
   readonly artifactsTransport: Transport;
+  readonly artifacts: ArtifactsConfig;
   readonly defaultExecutionTimeoutSec: number;
   readonly server: { readonly host: string; readonly port: number };
   readonly log: {

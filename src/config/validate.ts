@@ -119,6 +119,11 @@ export function validateConfig(raw: RawConfig, ctx: ValidateContext): ValidateRe
     // issue 15 (our key): default 1 GiB, half of the chart's 2 Gi packs emptyDir.
     packsCacheMaxBytes: r.int('packs.cache_max_bytes', 1024 * 1024 * 1024, { min: 1024 * 1024 }),
     artifactsTransport: r.oneOf('artifacts.transport', TRANSPORTS, 'auto'),
+    artifacts: {
+      logSegmentMaxBytes: r.int('artifacts.log_segment_max_bytes', 1_048_576, { min: 1, max: 4_294_967_295 }),
+      flushIntervalMs: r.int('artifacts.flush_interval_ms', 500, { min: 1 }),
+      logFinalizationTimeoutMs: r.int('artifacts.log_finalization_timeout_ms', 1_000, { min: 1 }),
+    },
     defaultExecutionTimeoutSec: r.int('default_execution_timeout_seconds', 600, { min: 1 }),
     server: { host: r.str('server.host', '0.0.0.0'), port: r.int('server.port', 8080, { min: 1, max: 65535 }) },
     log,

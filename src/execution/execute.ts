@@ -49,8 +49,13 @@ export async function runExecution(request: ExecutionRequest, deps: ExecutionDep
   let run: ProcessRunResult;
   const sinks: { stdout: OutputSink | null; stderr: OutputSink | null } = { stdout: null, stderr: null };
   try {
-    if (request.logFiles?.stdoutPath) sinks.stdout = openLogFileSink(request.logFiles.stdoutPath);
-    if (request.logFiles?.stderrPath) sinks.stderr = openLogFileSink(request.logFiles.stderrPath);
+    if (deps.sinks) {
+      sinks.stdout = deps.sinks.stdout ?? null;
+      sinks.stderr = deps.sinks.stderr ?? null;
+    } else {
+      if (request.logFiles?.stdoutPath) sinks.stdout = openLogFileSink(request.logFiles.stdoutPath);
+      if (request.logFiles?.stderrPath) sinks.stderr = openLogFileSink(request.logFiles.stderrPath);
+    }
     log.info(
       { runtime: planned.runtime.name, interpreter: path.basename(planned.spec.command), argc: planned.spec.args.length, timeoutSec: request.timeoutSec },
       'starting action process',

@@ -27,3 +27,4 @@ export type {
   RuntimeExecutionConfig,
 } from './types';
 export type { ExecutionDeps, ProcessSpawner, SpawnInfo } from './ports';
+export type { OutputSink } from './log-sink';

@@ -8,6 +8,8 @@ import { describeIoError } from './failures';
 
 export interface OutputSink {
   write(chunk: Buffer): void;
+  /** The truncation notice (spec 06 §2.8), once; sinks without it get it through `write`. */
+  writeNotice?(notice: Buffer): void;
   /** Flush and close; rejects when a write or the close failed (upstream "seal"). */
   seal(): Promise<void>;
   /** Close without caring about errors (capture was aborted). */

@@ -32,7 +32,8 @@ export class BoundedCollector {
   private dataBytes = 0;
   private totalBytes = 0;
   private truncated = false;
-  private readonly notice: Buffer;
+  /** The notice chunk `write` returns (identity marks it for sinks that treat it apart). */
+  readonly notice: Buffer;
 
   constructor(
     private readonly maxBytes: number,

@@ -62,13 +62,13 @@ export class StreamCapture {
     private readonly stream: Readable,
     name: StreamName,
     maxBytes: number,
-    onKept: (chunk: Buffer) => void,
+    onKept: (chunk: Buffer, isNotice: boolean) => void,
   ) {
     this.collector = new BoundedCollector(maxBytes, name);
     this.done = new Promise((resolve) => {
       stream.on('data', (chunk: Buffer) => {
         if (this.stopped) return;
-        for (const kept of this.collector.write(chunk)) onKept(kept);
+        for (const kept of this.collector.write(chunk)) onKept(kept, kept === this.collector.notice);
       });
       stream.once('end', () => {
         this.ended = true;

@@ -5,6 +5,7 @@
  */
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import type { Logger } from '../log';
+import type { OutputSink } from './log-sink';
 import type { RuntimeRegistry } from './runtimes';
 
 export type { ExecutionRequest, ExecutionOutcome, ExecutionStatus, RedactedResultValue } from './types';
@@ -34,6 +35,11 @@ export interface ExecutionDeps {
   tmpDir?: string;
   /** Called once the child is running. */
   onSpawn?: (info: SpawnInfo) => void;
+  /**
+   * Where the kept output goes as it arrives (log streams, spec 06 §2); the adapter owns them
+   * and finalises them after the run. Absent → file sinks for `request.logFiles`, if any.
+   */
+  sinks?: { stdout?: OutputSink | null; stderr?: OutputSink | null } | null;
   /** Live output (bytes kept within the limit, plus the truncation notice once). */
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }

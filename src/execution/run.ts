@@ -198,8 +198,9 @@ export async function runProcess(spec: ProcessSpec, opts: RunOptions): Promise<P
 
   const sinks = opts.sinks ?? {};
   let onOutputFailed = false;
-  const forward = (name: StreamName, sink: OutputSink | null | undefined) => (chunk: Buffer) => {
-    sink?.write(chunk);
+  const forward = (name: StreamName, sink: OutputSink | null | undefined) => (chunk: Buffer, isNotice: boolean) => {
+    if (isNotice && sink?.writeNotice) sink.writeNotice(chunk);
+    else sink?.write(chunk);
     if (!opts.onOutput || onOutputFailed) return;
     try {
       opts.onOutput(name, chunk);

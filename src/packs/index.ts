@@ -4,7 +4,6 @@ export { ApiPackTransport, type ActiveRelease } from './api-transport';
 export { PackReleaseGate, type GateDecision, type PackDirAnswer, type PackReleaseDirs, type PinnedRow } from './dispatch-gate';
 export { downloadReleaseArchive, archiveUrl, MAX_ARCHIVE_BYTES, type PackArchiveApi } from './download';
 export { PackReleaseError } from './errors';
-export { createInterimPackArchiveApi } from './interim-worker-token';
 export { createApiReleaseCache } from './release-events';
 export type { PackReleaseCache, RegisteredRelease } from './release-cache-port';
 export { ReleaseCache, DEFAULT_PACK_CACHE_MAX_BYTES } from './release-cache';

@@ -54,6 +54,9 @@ export interface ActionView {
   parameterDelivery: string | null;
   parameterFormat: string | null;
   outputFormat: string | null;
+  /** Log artifact retention override (spec 06 §2.2). */
+  logRetentionPolicy: string | null;
+  logRetentionLimit: number | null;
 }
 
 export interface RuntimeView {
@@ -290,6 +293,8 @@ async function loadAction(row: ExecutionRow, executable: Record<string, unknown>
     parameterDelivery: a.parameterDelivery,
     parameterFormat: a.parameterFormat,
     outputFormat: a.outputFormat,
+    logRetentionPolicy: a.logRetentionPolicy,
+    logRetentionLimit: a.logRetentionLimit,
   };
 }
 
@@ -313,6 +318,8 @@ function actionFromJson(a: Record<string, unknown>, actionRef: string): ActionVi
     parameterDelivery: str(a.parameter_delivery),
     parameterFormat: str(a.parameter_format),
     outputFormat: str(a.output_format),
+    logRetentionPolicy: str(a.log_retention_policy),
+    logRetentionLimit: num(a.log_retention_limit),
   };
 }
 

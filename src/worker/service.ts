@@ -24,7 +24,7 @@ import { upsertExecutionSecretValue } from '../db/queries/upsert-execution-secre
 import { ensureRuntimeEnvironment, resolveEnvDir } from '../envs';
 import type { EnvMap } from '../execution/child-env';
 import { buildFailureOutcome, prepareFailureText, runExecution, runtimeFailureText, secretPathsFromSchema, type RuntimeRegistry } from '../execution';
-import type { ExecutionOutcome } from '../execution/types';
+import type { ExecutionOutcome, ExecutionRequest } from '../execution/types';
 import type { Delivery, ConsumerDecision } from '../mq/consumer';
 import { parseCancelRequest, parseEnvelope, parseExecutionDispatch, type CompletionStatus } from '../mq/messages';
 import type { Publisher } from '../mq/publisher';
@@ -36,7 +36,8 @@ import { Semaphore } from '../util/semaphore';
 import type { PackReleaseGate } from '../packs';
 import { childWith } from '../util/log-bindings';
 import { decideDispatch, wireStatuses } from './dispatch-rules';
-import { PrepareError, prepareExecution } from './prepare';
+import { PrepareError, prepareExecution, type ActionView } from './prepare';
+import type { ExecutionOutput } from '../logs';
 
 export interface WorkerServiceOptions {
   db: Queryable;
@@ -58,6 +59,8 @@ export interface WorkerServiceOptions {
   settleRetryMs?: number;
   /** issue 15: API pack transport (src/packs); null/absent = volume transport. */
   packReleases?: PackReleaseGate | null;
+  /** Log streams and file artifacts (spec 06); absent → no log artifacts. */
+  output?: ExecutionOutput;
 }
 
 interface InFlight {
@@ -249,7 +252,7 @@ export class WorkerService {
       const text = e.phase === 'prepare' ? prepareFailureText(e.message) : runtimeFailureText(e.message);
       return buildFailureOutcome(text, { phase: e.phase, logFiles: null, outSchema: null, secretParameterPaths: [] });
     }
-    const { request, runtime, selectedVersion } = attempt.value;
+    const { request, runtime, selectedVersion, action } = attempt.value;
 
     // Agent mode: runtime environments are built lazily on first use (spec 03 §7.3).
     if (runtime && request.runtimeConfig?.environment) {
@@ -268,23 +271,39 @@ export class WorkerService {
       else log.warn({ envDir, error: ready.error, cached: ready.cached }, 'runtime environment set-up failed; running with the system interpreter');
     }
 
-    // Per-execution log files, so `result.stderr_log` points at something readable. Not for
-    // executions with secret parameters or secret outputs: raw output could hold the secret
-    // that the stored result redacts (upstream's log artifacts have that leak).
+    // result.json (spec 03 §4.6) only without secrets: it would hold the secret the stored result redacts.
     const hasSecrets = request.secretParameterPaths.length > 0 || secretPathsFromSchema(request.outSchema).length > 0;
-    if (!hasSecrets) {
-      // Created on first output only (see openLogFileSink).
-      const logDir = join(config.artifactsDir, `execution_${row.id}`);
-      request.logFiles = { stdoutPath: join(logDir, 'stdout.log'), stderrPath: join(logDir, 'stderr.log') };
-      request.resultFilePath = join(logDir, 'result.json');
-    }
+    if (!hasSecrets) request.resultFilePath = join(config.artifactsDir, `execution_${row.id}`, 'result.json');
+    return this.runWithLogStreams(row, request, action, entry, log);
+  }
 
-    return runExecution(request, {
-      log,
-      signal: entry.abort.signal,
-      registry: this.opts.registry,
-      killGraceMs: this.opts.killGraceMs,
-    });
+  // ---------------------------------------------------------------- log streams (spec 06 §2, issue 13)
+
+  /** Log stream rows and files before the run, seals and file artifacts after it (logs/). */
+  private async runWithLogStreams(row: ExecutionRow, request: ExecutionRequest, action: ActionView, entry: InFlight, log: Logger): Promise<ExecutionOutcome> {
+    const output = this.opts.output ?? null;
+    const set = output
+      ? await output.open({ request, parentExecutionId: row.parent, logRetentionPolicy: action.logRetentionPolicy, logRetentionLimit: action.logRetentionLimit }, log)
+      : null;
+    let outcome: ExecutionOutcome;
+    try {
+      outcome = await runExecution(request, {
+        log,
+        signal: entry.abort.signal,
+        registry: this.opts.registry,
+        killGraceMs: this.opts.killGraceMs,
+        logFinalizationTimeoutMs: this.opts.config.artifacts.logFinalizationTimeoutMs,
+        sinks: set?.sinks ?? null,
+      });
+    } catch (e) {
+      await set?.finish(false).catch(() => undefined);
+      throw e;
+    }
+    if (output && set) {
+      // Independent round trips (seal requests, file-artifact query): side by side.
+      await Promise.all([output.settle(set, outcome, log), output.finalizeFiles(row.id, outcome, log)]);
+    }
+    return outcome;
   }
 
   /** spec 03 §4.5 / spec 04 §6.3: originals of redacted result values, encrypted. */
@@ -383,6 +402,7 @@ export class WorkerService {
       n++;
       const log = childWith(this.log, { executionId: row.id, actionRef: row.actionRef });
       log.warn('execution left running by a previous agent process marked abandoned');
+      await this.opts.output?.sealLeftovers(row.id, log);
       await this.publishStatus(written, 'running', 'abandoned', log);
       await this.publishCompletion(written, 'Abandoned', log);
     }

@@ -6,14 +6,16 @@
  * left behind in os.tmpdir() or the artifacts dir.
  *
  * What an action prints about its own secret (a separate canary): the result in the DB and on
- * the bus is redacted, and for executions with secrets the agent keeps no per-execution log
- * files (upstream's would hold the raw output), so it is nowhere on disk either.
+ * the bus is redacted, and the log streams of executions with secrets (files on the artifacts
+ * volume, their artifact/log_stream rows, the mirrored lines in the agent's own output) carry
+ * `[REDACTED]` in its place (upstream's would hold the raw output), so it is nowhere on disk either.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rabbitmqctl } from '../support/amqp';
+import { startFakeApi, type FakeApi } from '../support/fake-api';
 import {
   agentBundle,
   AgentProcess,
@@ -48,6 +50,7 @@ let pack: InstalledPack;
 const packRef = `secrets_${randomHex(4)}`;
 const suiteStart = Date.now() - 1000;
 let healthPort: number;
+let api: FakeApi;
 let metricsText = '';
 
 function withPassword(url: string, user: string | null, password: string): string {
@@ -93,6 +96,7 @@ beforeAll(async () => {
   h = await createHarness({ agent: { maxConcurrentTasks: 6 } });
   await rabbitmqctl('set_permissions', '-p', h.vhost.vhost, mqUser, '.*', '.*', '.*');
   healthPort = await freePort();
+  api = await startFakeApi({ jwtSecret: JWT_SECRET, databaseUrl: h.db.url, artifactsDir: h.ws.artifactsDir });
   pack = await installPack(h.db.pool, h.ws.packsDir, {
     ref: packRef,
     files: SCRIPTS,
@@ -111,12 +115,15 @@ beforeAll(async () => {
     encryptionKey: ENCRYPTION_KEY,
     jwtSecret: JWT_SECRET,
     healthPort,
+    // Action output mirrored into the agent's own log (spec 06 §4): checked for canaries too.
+    env: { ATTUNE_API_URL: api.url, ATTUNE__LOG__MIRROR_RUNTIME_STDOUT_TO_STDIO: 'true', ATTUNE__LOG__MIRROR_RUNTIME_STDERR_TO_STDIO: 'true' },
   });
 }, 120_000);
 
 afterAll(async () => {
   killAll(processesWithEnv(`ATTUNE_PACK_REF=${packRef}`));
   await h?.dispose();
+  await api?.close();
   await rabbitmqctl('delete_user', mqUser).catch(() => undefined);
   removeAgentBundle();
 }, 60_000);
@@ -176,6 +183,21 @@ describe('secrets stay out of logs, errors, metrics, other executions and leftov
     expect(rows.get(ids.leak as number)?.result?.stdout).toEqual({ $attune_secret: true, redacted: true });
   });
 
+  it('log streams of secret executions exist, sealed, with the printed secret replaced in rows and files', async () => {
+    const res = await h.db.pool.query<{ execution: string; file_path: string; sealed: boolean; t: string }>(
+      `SELECT v.execution, v.file_path, s.sealed, (to_jsonb(a) || to_jsonb(v) || to_jsonb(s))::text AS t
+       FROM artifact_version v JOIN artifact a ON a.id = v.artifact JOIN log_stream s ON s.artifact_version = v.id
+       WHERE v.execution = ANY($1::bigint[])`,
+      [Object.values(ids)],
+    );
+    expect(res.rows.length).toBe(2 * Object.keys(ids).length);
+    for (const r of res.rows) for (const c of [...AGENT_CANARIES, LEAKED_BY_ACTION]) expect(r.t).not.toContain(c);
+    const leak = res.rows.filter((r) => Number(r.execution) === ids.leak);
+    const texts = leak.map((r) => readFileSync(join(h.ws.artifactsDir, r.file_path), 'utf8')).sort();
+    expect(texts).toEqual(['again [REDACTED]\n', 'the token is [REDACTED]\n']);
+    expect(leak.every((r) => r.sealed)).toBe(true);
+  });
+
   it('/metrics, the agent log and its exit show none of the canaries', async () => {
     const res = await fetch(`http://127.0.0.1:${healthPort}/metrics`);
     metricsText = await res.text();
@@ -189,6 +211,8 @@ describe('secrets stay out of logs, errors, metrics, other executions and leftov
     const log = h.readLog();
     expect(log).toContain('attune-agent ready');
     for (const c of [...AGENT_CANARIES, LEAKED_BY_ACTION]) expect(log, c).not.toContain(c);
+    // The mirror really ran: the leak execution's lines are in the agent's output, redacted.
+    expect(log).toMatch(new RegExp(`"event":"attune.runtime_log".*"execution_id":${ids.leak},.*"body":"the token is \\[REDACTED\\]"`));
   });
 
   it('start-up error messages (wrong database port, wrong broker password) do not print the passwords', async () => {
@@ -230,13 +254,13 @@ describe('secrets stay out of logs, errors, metrics, other executions and leftov
         for (const c of fileContains(f, AGENT_CANARIES)) hits.push(`${f}: ${c.split('-').slice(0, 2).join('-')}`);
       }
     }
-    // Executions with secrets get no log files: even what the action printed is not on disk.
+    // Log streams of executions with secrets hold [REDACTED]: what the action printed is not on disk.
     const actionLeak = [tmpdir(), h.ws.artifactsDir].flatMap((root) => filesModifiedSince(root, suiteStart, skip)).filter((f) => fileContains(f, [LEAKED_BY_ACTION]).length > 0);
     console.log(`[secrets] scanned ${scanned.length} files modified during the suite; agent canary hits: ${hits.length}; action-printed canary hits: ${actionLeak.length}`);
     expect(scanned.length).toBeGreaterThan(0);
     expect(hits).toEqual([]);
     expect(actionLeak).toEqual([]);
-    expect(existsSync(join(h.ws.artifactsDir, `execution_${ids.leak}`))).toBe(false);
-    expect(existsSync(join(h.ws.artifactsDir, `execution_${ids.env_dump}`, 'stdout.log'))).toBe(true);
+    expect(existsSync(join(h.ws.artifactsDir, `execution_${ids.leak}`))).toBe(false); // no result.json with secrets
+    expect(existsSync(join(h.ws.artifactsDir, packRef, 'env_dump', 'stdout', 'log', 'v1.txt'))).toBe(true);
   });
 });

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createLogger } from '../../../src/log';
 import { ApiPackTransport } from '../../../src/packs/api-transport';
 import { PackReleaseError } from '../../../src/packs/errors';
-import { createInterimPackArchiveApi } from '../../../src/packs/interim-worker-token';
+import { testPackArchiveApi } from '../../support/pack-archive-api';
 import { ReleaseCache } from '../../../src/packs/release-cache';
 import { isReleaseReady, releaseCacheRoot } from '../../../src/packs/release-layout';
 import { addRelease, startFakePackReleaseApi, type FakePackReleaseApi } from '../../support/fake-api-pack-releases';
@@ -47,7 +47,7 @@ function transport(opts: { maxBytes?: number; workerId?: number; timeoutMs?: num
   const log = createLogger({ level: 'debug', format: 'json', destination: sink });
   const cache = new ReleaseCache({ packsBaseDir: base, maxBytes: opts.maxBytes ?? 1 << 30, log });
   return new ApiPackTransport({
-    api: createInterimPackArchiveApi({ baseUrl: `${api.url}/`, jwtSecret: SECRET, workerId: opts.workerId ?? 7 }),
+    api: testPackArchiveApi({ baseUrl: `${api.url}/`, jwtSecret: SECRET, workerId: opts.workerId ?? 7 }),
     cache,
     packsBaseDir: base,
     log,
@@ -166,7 +166,7 @@ describe('ApiPackTransport', () => {
     const r = addRelease(api.state, 12, simplePackArchive('demo'));
     const cache = new ReleaseCache({ packsBaseDir: base, maxBytes: 1 << 30, log: createLogger({ level: 'silent', format: 'json' }) });
     const t = new ApiPackTransport({
-      api: createInterimPackArchiveApi({ baseUrl: api.url, jwtSecret: 'not-the-api-secret', workerId: 1 }),
+      api: testPackArchiveApi({ baseUrl: api.url, jwtSecret: 'not-the-api-secret', workerId: 1 }),
       cache,
       packsBaseDir: base,
       log: createLogger({ level: 'silent', format: 'json' }),
@@ -196,7 +196,7 @@ describe('ApiPackTransport', () => {
     const port = await unusedPort();
     const cache = new ReleaseCache({ packsBaseDir: base, maxBytes: 1 << 30, log: createLogger({ level: 'silent', format: 'json' }) });
     const t = new ApiPackTransport({
-      api: createInterimPackArchiveApi({ baseUrl: `http://127.0.0.1:${port}`, jwtSecret: SECRET, workerId: 1 }),
+      api: testPackArchiveApi({ baseUrl: `http://127.0.0.1:${port}`, jwtSecret: SECRET, workerId: 1 }),
       cache,
       packsBaseDir: base,
       log: createLogger({ level: 'silent', format: 'json' }),

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createSilentLogger } from '../../../src/log';
 import { ApiPackTransport } from '../../../src/packs/api-transport';
 import { PackReleaseGate } from '../../../src/packs/dispatch-gate';
-import { createInterimPackArchiveApi } from '../../../src/packs/interim-worker-token';
+import { testPackArchiveApi } from '../../support/pack-archive-api';
 import { ReleaseCache } from '../../../src/packs/release-cache';
 import { packsTransportProblems, resolvePacksTransport } from '../../../src/packs/transport-config';
 import { addRelease, startFakePackReleaseApi, type FakePackReleaseApi } from '../../support/fake-api-pack-releases';
@@ -33,7 +33,7 @@ afterEach(() => rmSync(base, { recursive: true, force: true }));
 
 function gate(opts: { maxBytes?: number; giveUpMs?: number; signal?: AbortSignal } = {}): { gate: PackReleaseGate; cache: ReleaseCache } {
   const cache = new ReleaseCache({ packsBaseDir: base, maxBytes: opts.maxBytes ?? 1 << 30, log });
-  const transport = new ApiPackTransport({ api: createInterimPackArchiveApi({ baseUrl: api.url, jwtSecret: SECRET, workerId: 3 }), cache, packsBaseDir: base, log, signal: opts.signal });
+  const transport = new ApiPackTransport({ api: testPackArchiveApi({ baseUrl: api.url, jwtSecret: SECRET, workerId: 3 }), cache, packsBaseDir: base, log, signal: opts.signal });
   const g = new PackReleaseGate({
     transport,
     packsBaseDir: base,

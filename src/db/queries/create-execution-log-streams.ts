@@ -1,0 +1,136 @@
+import { sqlState, SQLSTATE_UNIQUE_VIOLATION, toId, type Queryable } from '../rows';
+
+/**
+ * spec 06 §2.1–§2.4 (upstream `allocate_execution_log_artifacts`, `create_log_pending`,
+ * `create_with_backend`) in ONE statement for both streams of an execution: find the artifact
+ * by ref (first match) or insert it; refresh its retention/classification/visibility when they
+ * differ; insert the `pending` version numbered max+1 with its `file_path`; insert the
+ * `log_stream` row. Upstream needs ~10 round trips for this (and a second UPDATE for
+ * `file_path`, i.e. a second NOTIFY); the rows and columns are the same.
+ *
+ * Concurrency: instead of upstream's advisory lock around max+1, a concurrent allocation of the
+ * same version number fails on `uq_artifact_version_artifact_version` and the statement is
+ * retried (upstream retries that violation too). Two *first* executions of an action racing can
+ * both insert the artifact (ref is not unique in the DDL) — the same race as upstream's
+ * find-then-insert; later runs use the lowest id.
+ */
+export const CREATE_EXECUTION_LOG_STREAMS_SQL = `
+WITH input AS (
+  SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS t(stream, ref, name, description, ord)
+),
+existing AS (
+  SELECT DISTINCT ON (a.ref) a.id, a.ref, a.retention_policy, a.retention_limit, a.classification, a.visibility
+  FROM artifact a JOIN input i ON a.ref = i.ref
+  ORDER BY a.ref, a.id
+),
+refreshed AS (
+  UPDATE artifact a
+  SET retention_policy = $6::artifact_retention_enum, retention_limit = $7::integer,
+      classification = 'runtime_log', visibility = 'private', updated = NOW()
+  FROM existing e
+  WHERE a.id = e.id
+    AND (e.retention_policy <> $6::artifact_retention_enum OR e.retention_limit <> $7::integer
+         OR e.classification <> 'runtime_log' OR e.visibility <> 'private')
+  RETURNING a.id
+),
+created AS (
+  INSERT INTO artifact (ref, scope, owner, type, visibility, classification, retention_policy, retention_limit,
+                        name, description, content_type, data)
+  SELECT i.ref, 'action', $8::text, 'file_text', 'private', 'runtime_log', $6::artifact_retention_enum, $7::integer,
+         i.name, i.description, 'text/plain', NULL
+  FROM input i
+  WHERE NOT EXISTS (SELECT 1 FROM existing e WHERE e.ref = i.ref)
+  ORDER BY i.ord
+  RETURNING id, ref
+),
+art AS (
+  SELECT i.stream, i.ord, i.ref, COALESCE(e.id, c.id) AS artifact,
+         COALESCE((SELECT max(v.version) FROM artifact_version v WHERE v.artifact = e.id), 0) + 1 AS version
+  FROM input i
+  LEFT JOIN existing e ON e.ref = i.ref
+  LEFT JOIN created c ON c.ref = i.ref
+),
+versions AS (
+  INSERT INTO artifact_version (artifact, version, execution, content_type, body_state, object_key, meta, created_by, file_path)
+  SELECT a.artifact, a.version, $1::bigint, 'text/plain', 'pending',
+         CASE WHEN $9::text = 'object_segments' THEN 'artifacts/' || a.artifact || '/v' || a.version END,
+         jsonb_build_object('stream', a.stream, 'execution_id', $1::bigint), 'worker',
+         replace(a.ref, '.', '/') || '/v' || a.version || '.txt'
+  FROM art a
+  ORDER BY a.ord
+  RETURNING id, artifact, version, file_path, meta->>'stream' AS stream
+),
+streams AS (
+  INSERT INTO log_stream (artifact_version, backend, max_unflushed_bytes, max_unflushed_milliseconds)
+  SELECT v.id, $9::log_stream_backend_enum, $10::bigint, $11::bigint FROM versions v
+  RETURNING id, artifact_version
+)
+SELECT v.stream, v.artifact, v.id AS artifact_version, v.version, v.file_path, s.id AS log_stream
+FROM versions v JOIN streams s ON s.artifact_version = v.id`;
+
+export type LogStreamName = 'stdout' | 'stderr';
+export type LogStreamBackend = 'shared_file' | 'object_segments';
+
+export interface LogStreamSpec {
+  stream: LogStreamName;
+  ref: string;
+  name: string;
+  description: string;
+}
+
+export interface CreateExecutionLogStreamsInput {
+  executionId: number;
+  actionRef: string;
+  streams: readonly LogStreamSpec[];
+  retentionPolicy: string;
+  retentionLimit: number;
+  backend: LogStreamBackend;
+  maxUnflushedBytes: number;
+  maxUnflushedMs: number;
+}
+
+export interface CreatedLogStream {
+  stream: LogStreamName;
+  artifactId: number;
+  artifactVersionId: number;
+  version: number;
+  filePath: string;
+  logStreamId: number;
+}
+
+/** Each round lets at least one contender per artifact through; 25 covers any realistic crowd. */
+const MAX_ATTEMPTS = 25;
+
+export async function createExecutionLogStreams(db: Queryable, input: CreateExecutionLogStreamsInput): Promise<CreatedLogStream[]> {
+  const params = [
+    input.executionId,
+    input.streams.map((s) => s.stream),
+    input.streams.map((s) => s.ref),
+    input.streams.map((s) => s.name),
+    input.streams.map((s) => s.description),
+    input.retentionPolicy,
+    input.retentionLimit,
+    input.actionRef,
+    input.backend,
+    input.maxUnflushedBytes,
+    input.maxUnflushedMs,
+  ];
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await db.query(CREATE_EXECUTION_LOG_STREAMS_SQL, params);
+      return res.rows.map((r: Record<string, unknown>) => ({
+        stream: String(r.stream) as LogStreamName,
+        artifactId: toId(r.artifact),
+        artifactVersionId: toId(r.artifact_version),
+        version: Number(r.version),
+        filePath: String(r.file_path),
+        logStreamId: toId(r.log_stream),
+      }));
+    } catch (e) {
+      // A concurrent execution of the same action took the version number: compute it again,
+      // after a short random pause so a crowd of contenders does not collide again in lockstep.
+      if (sqlState(e) !== SQLSTATE_UNIQUE_VIOLATION || attempt >= MAX_ATTEMPTS) throw e;
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 10 * Math.min(attempt, 5))));
+    }
+  }
+}

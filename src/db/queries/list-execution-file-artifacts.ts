@@ -1,0 +1,34 @@
+import { toId, toStringOrNull, type Queryable } from '../rows';
+
+/**
+ * spec 06 §3.2 steps 1–2 (upstream `finalize_file_artifacts`): the file-backed versions an
+ * execution produced, minus its runtime logs (versions with a `log_stream` row), in one query.
+ */
+export const LIST_EXECUTION_FILE_ARTIFACTS_SQL = `
+SELECT v.id, v.artifact, v.version, v.file_path, v.content_type, v.body_state::text AS body_state
+FROM artifact_version v
+WHERE v.execution = $1::bigint
+  AND v.file_path IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM log_stream s WHERE s.artifact_version = v.id)
+ORDER BY v.artifact, v.version`;
+
+export interface ExecutionFileArtifact {
+  id: number;
+  artifactId: number;
+  version: number;
+  filePath: string;
+  contentType: string | null;
+  bodyState: string | null;
+}
+
+export async function listExecutionFileArtifacts(db: Queryable, executionId: number): Promise<ExecutionFileArtifact[]> {
+  const res = await db.query(LIST_EXECUTION_FILE_ARTIFACTS_SQL, [executionId]);
+  return res.rows.map((r: Record<string, unknown>) => ({
+    id: toId(r.id),
+    artifactId: toId(r.artifact),
+    version: Number(r.version),
+    filePath: String(r.file_path),
+    contentType: toStringOrNull(r.content_type),
+    bodyState: toStringOrNull(r.body_state),
+  }));
+}

@@ -1,0 +1,247 @@
+/**
+ * One execution's stdout/stderr log streams (spec 06 §2): rows created in one statement before
+ * the action starts, `shared_file` sinks handed to the engine, and after the run one seal per
+ * stream through the API. Nothing here can fail the execution: a problem costs
+ * `result.logs_incomplete`, one clear log line, and never a wrong status.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../log';
+import type { Queryable } from '../db/rows';
+import { createExecutionLogStreams, type CreatedLogStream, type LogStreamName } from '../db/queries/create-execution-log-streams';
+import { deleteArtifactVersions } from '../db/queries/delete-artifact-versions';
+import { describeIoError } from '../execution/failures';
+import { toError } from '../errors';
+import { RuntimeLogMirror, type MirrorOutput, type MirrorSource } from './mirror';
+import { artifactRefProblem, effectiveRetention, logArtifactDescription, logArtifactName, logArtifactRef, type RetentionPolicyName } from './names';
+import type { LogSealer } from './sealer';
+import { createSharedLogFile, SharedFileSink } from './shared-file-sink';
+import { createStreamRedactor, secretNeedles } from './stream-redactor';
+import { decideDelayedMirror } from './delayed-mirror';
+
+const STREAMS: readonly LogStreamName[] = ['stdout', 'stderr'];
+
+export interface ExecutionLogsOptions {
+  db: Queryable;
+  sealer: LogSealer;
+  log: Logger;
+  artifactsDir: string;
+  retentionDefaults: { policy: RetentionPolicyName; limit: number };
+  /** `artifacts.log_segment_max_bytes` / `artifacts.flush_interval_ms`, written to `log_stream` (spec 06 §2.4). */
+  maxUnflushedBytes: number;
+  maxUnflushedMs: number;
+  /** How long the run waits for its seals (`artifacts.log_finalization_timeout_ms`). */
+  sealWaitMs: number;
+  /** Enabled mirrors (`log.mirror_runtime_*_to_stdio`), null = off. */
+  mirror: { stdout: MirrorOutput | null; stderr: MirrorOutput | null };
+  /** Worker identity for mirror records; read when an execution starts. */
+  worker: () => { id: number; name: string; instance: string };
+}
+
+export interface ExecutionLogsRequest {
+  executionId: number;
+  actionRef: string;
+  packRef: string;
+  parentExecutionId: number | null;
+  traceTag: string | null;
+  logRetentionPolicy: string | null;
+  logRetentionLimit: number | null;
+  /** Restored values of secret parameters: replaced by `[REDACTED]` in files and mirror. */
+  secretValues: readonly unknown[];
+  /** `secret: true` paths of the out_schema: no live mirror, the delayed redacted one instead (spec 06 §4.4). */
+  secretOutputPaths: readonly string[];
+  outputFormat: string | null;
+  maxStdoutBytes: number;
+  maxStderrBytes: number;
+}
+
+export interface ExecutionLogSet {
+  /** Sinks for the engine (null when that stream could not be set up). */
+  readonly sinks: { stdout: SharedFileSink | null; stderr: SharedFileSink | null };
+  /** Absolute paths (`result.stderr_log`, spec 06 §2.9), null when not set up. */
+  readonly paths: { stdoutPath: string | null; stderrPath: string | null };
+  readonly streams: readonly CreatedLogStream[];
+  /**
+   * Closes the files and seals; `ran` = a process ran (upstream seals nothing otherwise),
+   * `captureIncomplete` = the run was cut short (timeout, cancel, undrained pipes). True when
+   * the logs are incomplete.
+   */
+  finish(ran: boolean, captureIncomplete?: boolean): Promise<boolean>;
+}
+
+const canonicalDirs = new Map<string, string>();
+
+/** spec 06 §2.9: the canonicalised `artifacts_dir` (cached: realpath once per process). */
+function canonicalArtifactsDir(dir: string): string {
+  let c = canonicalDirs.get(dir);
+  if (c === undefined) {
+    try {
+      c = fs.realpathSync(dir);
+    } catch {
+      c = path.resolve(dir);
+    }
+    canonicalDirs.set(dir, c);
+  }
+  return c;
+}
+
+export class ExecutionLogs {
+  constructor(private readonly opts: ExecutionLogsOptions) {}
+
+  async open(req: ExecutionLogsRequest, log: Logger): Promise<ExecutionLogSet> {
+    const problem = artifactRefProblem(logArtifactRef(req.actionRef, 'stdout'));
+    if (problem !== null) {
+      log.warn({ problem }, 'the action ref cannot name a log artifact; running without log streams');
+      return emptySet();
+    }
+    const { policy, limit } = effectiveRetention(req, this.opts.retentionDefaults);
+    let streams: CreatedLogStream[];
+    try {
+      streams = await createExecutionLogStreams(this.opts.db, {
+        executionId: req.executionId,
+        actionRef: req.actionRef,
+        streams: STREAMS.map((s) => ({
+          stream: s,
+          ref: logArtifactRef(req.actionRef, s),
+          name: logArtifactName(req.actionRef, s),
+          description: logArtifactDescription(req.actionRef, s, policy, limit),
+        })),
+        retentionPolicy: policy,
+        retentionLimit: limit,
+        backend: 'shared_file',
+        maxUnflushedBytes: this.opts.maxUnflushedBytes,
+        maxUnflushedMs: this.opts.maxUnflushedMs,
+      });
+    } catch (e) {
+      log.warn({ err: toError(e) }, 'could not create the log stream rows; running without log streams');
+      return emptySet();
+    }
+    const root = canonicalArtifactsDir(this.opts.artifactsDir);
+    const fds: number[] = [];
+    try {
+      for (const s of streams) fds.push(createSharedLogFile(path.join(root, s.filePath)));
+    } catch (e) {
+      fds.forEach((fd, i) => {
+        fs.closeSync(fd);
+        fs.rmSync(path.join(root, (streams[i] as CreatedLogStream).filePath), { force: true });
+      });
+      const cause = rootCause(e, root);
+      log.error(
+        { artifactsDir: this.opts.artifactsDir, code: (cause as NodeJS.ErrnoException).code, error: describeIoError(cause) },
+        'cannot create log stream files in artifacts_dir (volume full, read-only or missing?); running without log streams',
+      );
+      // Leave no pending version behind that nobody will ever seal.
+      await deleteArtifactVersions(this.opts.db, streams.map((s) => s.artifactVersionId)).catch((err: unknown) =>
+        log.warn({ err: toError(err) }, 'could not remove the log stream rows of the failed set-up'),
+      );
+      return emptySet(true);
+    }
+    return this.buildSet(req, streams, fds, root, log);
+  }
+
+  private buildSet(req: ExecutionLogsRequest, streams: CreatedLogStream[], fds: number[], root: string, log: Logger): ExecutionLogSet {
+    const needles = secretNeedles(req.secretValues);
+    const w = this.opts.worker();
+    const source: MirrorSource = {
+      executionId: req.executionId,
+      parentExecutionId: req.parentExecutionId,
+      actionRef: req.actionRef,
+      packRef: req.packRef,
+      traceTag: req.traceTag,
+      workerId: w.id,
+      workerName: w.name,
+      workerInstance: w.instance,
+    };
+    const sinks: { stdout: SharedFileSink | null; stderr: SharedFileSink | null } = { stdout: null, stderr: null };
+    const paths: { stdoutPath: string | null; stderrPath: string | null } = { stdoutPath: null, stderrPath: null };
+    streams.forEach((s, i) => {
+      const out = req.secretOutputPaths.length === 0 ? this.opts.mirror[s.stream] : null;
+      const max = s.stream === 'stdout' ? req.maxStdoutBytes : req.maxStderrBytes;
+      sinks[s.stream] = new SharedFileSink({
+        fd: fds[i] as number,
+        redactor: needles.length > 0 ? createStreamRedactor(needles) : null,
+        mirror: out ? new RuntimeLogMirror(source, s.stream, out, max) : null,
+      });
+      paths[s.stream === 'stdout' ? 'stdoutPath' : 'stderrPath'] = path.join(root, s.filePath);
+    });
+    const finish = async (ran: boolean, captureIncomplete = false): Promise<boolean> => {
+      await Promise.all([sinks.stdout?.seal(), sinks.stderr?.seal()]);
+      // spec 06 §9 item 6: nothing ran → no seal request, the versions stay pending (as upstream).
+      if (!ran) return false;
+      if (req.secretOutputPaths.length > 0) this.delayedMirror(req, source, sinks, paths, captureIncomplete, log);
+      const failed = streams.filter((s) => sinks[s.stream]?.failed);
+      if (failed.length > 0) {
+        log.error(
+          { streams: failed.map((s) => s.stream), files: failed.map((s) => s.filePath), error: describeIoError(sinks[(failed[0] as CreatedLogStream).stream]?.failure) },
+          'writing the log stream file failed (artifacts volume full?); the stream is sealed as truncated',
+        );
+      }
+      const results = await Promise.all(
+        streams.map(async (s) => {
+          const sink = sinks[s.stream] as SharedFileSink;
+          const sealed = await this.opts.sealer.seal(s.artifactVersionId, sink.truncated || sink.failed, this.opts.sealWaitMs);
+          return sealed && !sink.failed;
+        }),
+      );
+      return results.some((ok) => !ok);
+    };
+    return { sinks, paths, streams, finish };
+  }
+
+  /** spec 06 §4.4 steps 1–8, from the (parameter-redacted) files just closed. */
+  private delayedMirror(
+    req: ExecutionLogsRequest,
+    source: MirrorSource,
+    sinks: { stdout: SharedFileSink | null; stderr: SharedFileSink | null },
+    paths: { stdoutPath: string | null; stderrPath: string | null },
+    captureIncomplete: boolean,
+    log: Logger,
+  ): void {
+    const { stdout: outMirror, stderr: errMirror } = this.opts.mirror;
+    if (!outMirror && !errMirror) return;
+    const read = (p: string | null): string => {
+      try {
+        return p ? fs.readFileSync(p, 'utf8') : '';
+      } catch {
+        return '';
+      }
+    };
+    const decision = decideDelayedMirror({
+      outputFormat: req.outputFormat,
+      secretPaths: req.secretOutputPaths,
+      logsIncomplete: captureIncomplete || !!sinks.stdout?.failed || !!sinks.stderr?.failed,
+      truncated: !!sinks.stdout?.truncated || !!sinks.stderr?.truncated,
+      stdout: read(paths.stdoutPath),
+      stderr: read(paths.stderrPath),
+    });
+    if (decision.kind === 'suppressed') {
+      log.warn({ reason: decision.reason }, 'runtime log mirror suppressed for an action with secret outputs');
+      return;
+    }
+    for (const [stream, out, text] of [['stdout', outMirror, decision.stdout], ['stderr', errMirror, decision.stderr]] as const) {
+      if (!out || text === '') continue;
+      const m = new RuntimeLogMirror(source, stream, out, null);
+      m.write(Buffer.from(text, 'utf8'));
+      m.end();
+    }
+  }
+}
+
+/**
+ * mkdir of a missing sub-directory on a read-only volume reports ENOENT (the kernel checks the
+ * path before the mount flags); ask the root itself so the operator reads EROFS / EACCES.
+ */
+function rootCause(e: unknown, root: string): unknown {
+  if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return e;
+  try {
+    fs.accessSync(root, fs.constants.W_OK);
+    return e;
+  } catch (probe) {
+    return probe;
+  }
+
+}
+
+function emptySet(incomplete = true): ExecutionLogSet {
+  return { sinks: { stdout: null, stderr: null }, paths: { stdoutPath: null, stderrPath: null }, streams: [], finish: async (ran) => ran && incomplete };
+}
