@@ -1,0 +1,121 @@
+/**
+ * The API side of `object_segments` log streams (spec 06 §2.6, §2.7): one segment writer per
+ * stream, and after the run the last segment and the seal, waited for at most the drain bound
+ * (`artifacts.log_finalization_timeout_ms`). What is not done by then goes on in the background
+ * (bounded: each writer by its own retry policy, at most MAX_BACKGROUND streams, and shutdown
+ * aborts the rest); the run reports `logs_incomplete` and its true status. Upstream drops the
+ * writer at that point, so its logs of a slow API are never sealed.
+ */
+import type { Logger } from '../log';
+import { putLogSegment, type ApiClient } from '../api';
+import type { LogSealer } from './sealer';
+import { SegmentedLogWriter, type SegmentPolicy } from './segment-writer';
+import type { ByteTarget } from './stream-sink';
+
+/** Streams still uploading after their run at most; beyond, the oldest is aborted. */
+const MAX_BACKGROUND = 256;
+
+export class SegmentUploads {
+  private readonly background = new Set<SegmentedLogWriter>();
+
+  constructor(
+    private readonly api: ApiClient,
+    private readonly policy: SegmentPolicy,
+    private readonly sealer: LogSealer,
+    private readonly log: Logger,
+  ) {}
+
+  get backgroundCount(): number {
+    return this.background.size;
+  }
+
+  writer(artifactVersionId: number): SegmentedLogWriter {
+    return new SegmentedLogWriter(this.policy, (seq, bytes, opts) => putLogSegment(this.api, artifactVersionId, seq, bytes, opts));
+  }
+
+  /**
+   * Last segment + seal of one stream. Resolves true when the stream is sealed and complete
+   * within `waitMs`; false when it failed, was cut at the bound, or is still going on.
+   */
+  async finish(writer: SegmentedLogWriter, artifactVersionId: number, truncatedNotice: boolean, waitMs: number): Promise<boolean> {
+    const started = Date.now();
+    const drained = writer.drained().then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), waitMs);
+    });
+    const inTime = await Promise.race([drained, slow]);
+    clearTimeout(timer);
+    if (!inTime) {
+      this.continueInBackground(writer, artifactVersionId, truncatedNotice);
+      return false;
+    }
+    if (writer.failure) return false;
+    const sealed = await this.sealer.seal(artifactVersionId, truncatedNotice || writer.overflowed, Math.max(0, waitMs - (Date.now() - started)));
+    return sealed && !writer.overflowed;
+  }
+
+  private continueInBackground(writer: SegmentedLogWriter, artifactVersionId: number, truncatedNotice: boolean): void {
+    if (this.background.size >= MAX_BACKGROUND) {
+      const oldest = this.background.values().next().value as SegmentedLogWriter;
+      oldest.abort('too many log streams uploading in the background');
+      this.background.delete(oldest);
+    }
+    this.background.add(writer);
+    void writer.drained().then(async () => {
+      this.background.delete(writer);
+      if (writer.failure) return;
+      // The sealer retries a retryable failure in the background too.
+      await this.sealer.seal(artifactVersionId, truncatedNotice || writer.overflowed, 0);
+    });
+  }
+
+  /** Shutdown: wait at most `timeoutMs` for background uploads, then abort what is left. */
+  async stop(timeoutMs: number): Promise<void> {
+    if (this.background.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all([...this.background].map((w) => w.drained())), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+    if (this.background.size > 0) {
+      this.log.warn({ count: this.background.size }, 'agent stopping: log segments still uploading are abandoned; those streams stay unsealed');
+      for (const w of this.background) w.abort('agent stopping');
+      this.background.clear();
+    }
+  }
+}
+
+/**
+ * Keeps a bounded copy of what goes to `inner` (for the delayed, redacted mirror of actions
+ * with secret outputs, spec 06 §4.4, which reads the stream after the run: in object mode there
+ * is no local file to read).
+ */
+export class RecordingTarget implements ByteTarget {
+  private readonly kept: Buffer[] = [];
+  private size = 0;
+
+  constructor(
+    readonly inner: ByteTarget,
+    private readonly maxBytes: number,
+  ) {}
+
+  get failure(): Error | null {
+    return this.inner.failure;
+  }
+
+  append(bytes: Buffer): void {
+    if (this.size < this.maxBytes) {
+      const b = Buffer.from(bytes.subarray(0, this.maxBytes - this.size));
+      this.kept.push(b);
+      this.size += b.length;
+    }
+    this.inner.append(bytes);
+  }
+
+  end(): Promise<void> {
+    return this.inner.end();
+  }
+
+  text(): string {
+    return Buffer.concat(this.kept, this.size).toString('utf8');
+  }
+}
