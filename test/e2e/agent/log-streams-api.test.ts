@@ -219,3 +219,15 @@ describe('file artifacts over the API (spec 06 §3.2, §9 items 21–23)', () =>
     await pollUntil(async () => (agent.findLogs(/Failed to copy local artifact file to api transport/).length > 0 ? true : undefined), 5_000, 'the warning');
   });
 });
+
+describe('artifacts.transport api configuration (spec 06 §8)', () => {
+  it('refuses to start without ATTUNE_API_URL or with a blank jwt secret, naming what to set', async () => {
+    const env = { ATTUNE__ARTIFACTS__TRANSPORT: 'api' };
+    const noUrl = e.spawnAgent({ env: { ...env, ATTUNE_API_URL: undefined } });
+    expect((await noUrl.exited).code).toBe(1);
+    expect(noUrl.stderr()).toContain("artifacts.transport is 'api' but ATTUNE_API_URL is missing or empty");
+    const noSecret = e.spawnAgent({ env: { ...env, ATTUNE_API_URL: api.url, ATTUNE__SECURITY__JWT_SECRET: ' ', ATTUNE__SECURITY__ENABLE_AUTH: 'false' } });
+    expect((await noSecret.exited).code).toBe(1);
+    expect(noSecret.stderr()).toContain("artifacts.transport is 'api' but worker token configuration is missing");
+  });
+});
