@@ -231,3 +231,37 @@ describe('artifacts.transport api configuration (spec 06 §8)', () => {
     expect(noSecret.stderr()).toContain("artifacts.transport is 'api' but worker token configuration is missing");
   });
 });
+
+describe('the upload bound reached (issue 15: the pipe is always drained)', () => {
+  it('a slow API and a chatty action: the action is not slowed, the stream is an exact prefix sealed truncated, logs_incomplete', async () => {
+    const small = await e.startAgent({
+      name: e.uniqueName('e2e-objbound'),
+      env: {
+        ATTUNE_API_URL: api.url,
+        ATTUNE__ARTIFACTS__TRANSPORT: 'api',
+        ATTUNE__ARTIFACTS__LOG_SEGMENT_INITIAL_BYTES: '1024',
+        ATTUNE__ARTIFACTS__LOG_SEGMENT_MAX_BYTES: '4096',
+        ATTUNE__ARTIFACTS__LOG_FINALIZATION_TIMEOUT_MS: '3000',
+      },
+    });
+    try {
+      api.inject({ method: 'PUT', path: SEGMENTS, delayMs: 1_500, times: 1 });
+      const ex = await e.submit(small.workerId, { actionRef: `${LOGS_PACK}.burst` });
+      await e.cp.waitForCompletions([ex.id], 60_000);
+      const row = (await e.cp.getExecution(ex.id)) as Record<string, any>;
+      expect(row.status).toBe('completed');
+      expect(row.result).toMatchObject({ exit_code: 0, logs_incomplete: true });
+      expect(row.result.duration_ms).toBeLessThan(3_000);
+      const { stdout } = byStream(await logRows(e.cp, ex.id));
+      const size = Number(stdout.size_bytes);
+      expect(stdout).toMatchObject({ sealed: true, truncated: true, body_state: 'ready' });
+      expect(size).toBeGreaterThan(0);
+      expect(size).toBeLessThanOrEqual(1024 + 4096);
+      const segs = await segmentsOf(stdout.version_id);
+      expect(api.segmentBytes(segs[0]?.stream as string).equals(Buffer.alloc(size, 'y'))).toBe(true);
+      expect(small.agent.findLogs(/log segments could not all be uploaded/)).toHaveLength(1);
+    } finally {
+      await small.agent.stop();
+    }
+  });
+});
