@@ -101,6 +101,23 @@ export class FakeAttuneApi {
     const url = new URL(req.url ?? '/', 'http://fake');
     const record = { method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, claims: null, status: 0, at: Date.now(), body: null };
     this.requests.push(record);
+    const send = (status, headers = {}, payload = '') => {
+      record.status = status;
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(typeof payload === 'string' ? payload : JSON.stringify(payload));
+    };
+    const drain = async () => {
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      return Buffer.concat(chunks);
+    };
+    // Auth needs the headers only; a request that fails it consumes no fault.
+    const auth = this.authorize(req.headers.authorization);
+    record.claims = auth.claims ?? null;
+    if (auth.status !== 200) {
+      await drain();
+      return send(auth.status, {}, { error: auth.error });
+    }
     const fault = this.faults.find((f) => f.times > 0 && (f.method === null || f.method === req.method) && f.path.test(url.pathname));
     if (fault) fault.times--;
     if (fault?.close) {
@@ -109,18 +126,8 @@ export class FakeAttuneApi {
       req.socket.destroy();
       return;
     }
-    const chunks = [];
-    for await (const c of req) chunks.push(c);
-    const body = Buffer.concat(chunks);
+    const body = await drain();
     record.body = body;
-    const send = (status, headers = {}, payload = '') => {
-      record.status = status;
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(typeof payload === 'string' ? payload : JSON.stringify(payload));
-    };
-    const auth = this.authorize(req.headers.authorization);
-    record.claims = auth.claims ?? null;
-    if (auth.status !== 200) return send(auth.status, {}, { error: auth.error });
     if (fault) {
       if (fault.delayMs > 0) await new Promise((r) => setTimeout(r, fault.delayMs));
       if (fault.status !== null) return send(fault.status, {}, fault.body ?? { error: `injected ${fault.status}` });
