@@ -265,3 +265,42 @@ describe('the upload bound reached (issue 15: the pipe is always drained)', () =
     }
   });
 });
+
+describe('truncation and the delayed mirror over the API (spec 06 §2.8, §4.4; §9 items 17, 26)', () => {
+  let other: AgentProcess;
+  let otherId: number;
+
+  beforeAll(async () => {
+    ({ agent: other, workerId: otherId } = await e.startAgent({
+      name: e.uniqueName('e2e-objmirror'),
+      env: { ATTUNE_API_URL: api.url, ATTUNE__ARTIFACTS__TRANSPORT: 'api', ATTUNE__WORKER__MAX_STDOUT_BYTES: '1024', ATTUNE__LOG__MIRROR_RUNTIME_STDOUT_TO_STDIO: 'true' },
+    }));
+  });
+  afterAll(async () => {
+    if (other?.isAlive()) await other.stop();
+  });
+
+  const runOn = async (action: string) => {
+    const ex = await e.submit(otherId, { actionRef: `${LOGS_PACK}.${action}` });
+    await e.cp.waitForCompletions([ex.id], 60_000);
+    return { id: ex.id, row: (await e.cp.getExecution(ex.id)) as Record<string, any> };
+  };
+
+  it('uploads 896 data bytes plus the notice and seals with truncated=true', async () => {
+    const r = await runOn('big');
+    const { stdout } = byStream(await logRows(e.cp, r.id));
+    const segs = await segmentsOf(stdout.version_id);
+    expect(api.segmentBytes(segs[0]?.stream as string).toString()).toBe(`${'x'.repeat(896)}\n\n[OUTPUT TRUNCATED: stdout exceeded size limit]\n`);
+    expect(sealsFor(stdout.version_id).map((q) => q.query)).toEqual([{ truncated: 'true' }]);
+    expect(stdout).toMatchObject({ sealed: true, truncated: true });
+  });
+
+  it('secret outputs: nothing live, one redacted record after the run, from the bytes kept in memory (no local file)', async () => {
+    const r = await runOn('secret_out');
+    expect(r.row.status).toBe('completed');
+    await new Promise((res) => setTimeout(res, 200));
+    const records = other.logs.filter((l) => l.event === 'attune.runtime_log' && l.execution_id === r.id);
+    expect(records.map((x) => [x.body_type, x.body])).toEqual([['json', { token: '[REDACTED]', n: 1 }]]);
+    expect(other.stdout()).not.toContain('OUT-SECRET-42');
+  });
+});
