@@ -43,6 +43,8 @@ export interface ExecutionOutputOptions {
   transport: 'volume' | 'api';
   /** `artifacts.log_segment_*` / `flush_interval_ms` (used in `api` mode). */
   segmentPolicy: SegmentPolicy;
+  /** Memory the uploads still going on after their runs may hold together. */
+  backgroundUploadBudgetBytes: number;
 }
 
 export interface OpenOutputInput {
@@ -60,7 +62,7 @@ export class ExecutionOutput {
 
   constructor(private readonly opts: ExecutionOutputOptions) {
     this.sealer = opts.sealer ?? new LogSealer({ api: opts.api, log: opts.log });
-    this.segments = opts.transport === 'api' ? new SegmentUploads(opts.api, opts.segmentPolicy, this.sealer, opts.log) : null;
+    this.segments = opts.transport === 'api' ? new SegmentUploads(opts.api, opts.segmentPolicy, this.sealer, opts.log, opts.backgroundUploadBudgetBytes) : null;
     const mirrorFailed = (stream: string) => (err: Error) => opts.log.warn({ stream, err: err.message }, 'Failed to mirror runtime log output');
     this.logs = new ExecutionLogs({
       db: opts.db,

@@ -2,18 +2,16 @@
  * The API side of `object_segments` log streams (spec 06 §2.6, §2.7): one segment writer per
  * stream, and after the run the last segment and the seal, waited for at most the drain bound
  * (`artifacts.log_finalization_timeout_ms`). What is not done by then goes on in the background
- * (bounded: each writer by its own retry policy, at most MAX_BACKGROUND streams, and shutdown
- * aborts the rest); the run reports `logs_incomplete` and its true status. Upstream drops the
- * writer at that point, so its logs of a slow API are never sealed.
+ * (bounded: each writer by its own retry policy; the background streams together hold at most
+ * `backgroundBudgetBytes`, the oldest is aborted beyond; shutdown aborts the rest); the run
+ * reports `logs_incomplete` and its true status. Upstream drops the writer at that point, so
+ * its logs of a slow API are never sealed.
  */
 import type { Logger } from '../log';
 import { putLogSegment, type ApiClient } from '../api';
 import type { LogSealer } from './sealer';
 import { SegmentedLogWriter, type SegmentPolicy } from './segment-writer';
 import type { ByteTarget } from './stream-sink';
-
-/** Streams still uploading after their run at most; beyond, the oldest is aborted. */
-const MAX_BACKGROUND = 256;
 
 export class SegmentUploads {
   private readonly background = new Set<SegmentedLogWriter>();
@@ -23,6 +21,8 @@ export class SegmentUploads {
     private readonly policy: SegmentPolicy,
     private readonly sealer: LogSealer,
     private readonly log: Logger,
+    /** Memory the background uploads may hold together (agent.ts: max_concurrent_tasks × log_segment_max_bytes). */
+    private readonly backgroundBudgetBytes: number,
   ) {}
 
   get backgroundCount(): number {
@@ -56,12 +56,20 @@ export class SegmentUploads {
   }
 
   private continueInBackground(writer: SegmentedLogWriter, artifactVersionId: number, truncatedNotice: boolean): void {
-    if (this.background.size >= MAX_BACKGROUND) {
-      const oldest = this.background.values().next().value as SegmentedLogWriter;
-      oldest.abort('too many log streams uploading in the background');
-      this.background.delete(oldest);
-    }
     this.background.add(writer);
+    let held = 0;
+    for (const w of this.background) held += w.pendingBytes;
+    let abandoned = 0;
+    for (const oldest of this.background) {
+      if (held <= this.backgroundBudgetBytes || oldest === writer) break;
+      held -= oldest.pendingBytes;
+      oldest.abort('too many log bytes waiting for the Attune API in the background');
+      this.background.delete(oldest);
+      abandoned++;
+    }
+    if (abandoned > 0) {
+      this.log.warn({ abandoned, budgetBytes: this.backgroundBudgetBytes }, 'log segments still uploading after their run exceed the memory budget; the oldest streams are abandoned (they stay unsealed)');
+    }
     void writer.drained().then(async () => {
       this.background.delete(writer);
       if (writer.failure) return;

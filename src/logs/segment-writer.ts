@@ -44,6 +44,7 @@ export class SegmentedLogWriter implements ByteTarget {
   private targetBytes: number;
   private sequence = 0;
   private committing = false;
+  private inFlightBytes = 0;
   private flushDue = false;
   private timer: NodeJS.Timeout | null = null;
   private ended = false;
@@ -65,6 +66,11 @@ export class SegmentedLogWriter implements ByteTarget {
   /** Latched commit failure: the stream is incomplete and must not be sealed. */
   get failure(): Error | null {
     return this.error;
+  }
+
+  /** Accepted bytes not committed yet (buffered + the segment in flight): the memory this stream holds. */
+  get pendingBytes(): number {
+    return this.buffered + this.inFlightBytes;
   }
 
   /** Bytes were dropped at the bound (the stream is sealed as truncated). */
@@ -139,10 +145,12 @@ export class SegmentedLogWriter implements ByteTarget {
     this.flushDue = false;
     const bytes = this.cut(take);
     this.committing = true;
+    this.inFlightBytes = bytes.length;
     const sequence = this.sequence;
     this.commitWithRetry(sequence, bytes).then(
       () => {
         this.committing = false;
+        this.inFlightBytes = 0;
         this.sequence = sequence + 1;
         this.segments++;
         this.committedBytes += bytes.length;
@@ -151,6 +159,7 @@ export class SegmentedLogWriter implements ByteTarget {
       },
       (e: unknown) => {
         this.committing = false;
+        this.inFlightBytes = 0;
         this.error ??= new Error(`log segment writer failed: ${toError(e).message}`);
         this.clear();
         this.settle();

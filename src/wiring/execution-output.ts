@@ -44,6 +44,8 @@ export function createExecutionOutput(
     mirrorStderr: config.log.mirrorRuntimeStderrToStdio ? process.stderr : null,
     worker: () => ({ ...worker, instance: api.tokens.instanceId }),
     transport,
+    // Half of the chart's `4 × max_concurrent_tasks × logSegmentMaxBytes` pod sizing on top of the running streams.
+    backgroundUploadBudgetBytes: config.worker.maxConcurrentTasks * a.logSegmentMaxBytes * 2,
     segmentPolicy: {
       initialBytes: a.logSegmentInitialBytes,
       maxBytes: a.logSegmentMaxBytes,
