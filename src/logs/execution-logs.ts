@@ -191,7 +191,7 @@ export class ExecutionLogs {
         return false;
       }
       if (req.secretOutputPaths.length > 0) this.delayedMirror(req, source, sinks, paths, captureIncomplete, log);
-      if (this.opts.segments) return this.finishSegments(streams, sinks, log);
+      if (this.opts.segments) return this.finishSegments(req.executionId, streams, sinks);
       const failed = streams.filter((s) => sinks[s.stream]?.failed);
       if (failed.length > 0) {
         log.error(
@@ -251,7 +251,7 @@ export class ExecutionLogs {
   }
 
   /** spec 06 §2.6–§2.7: last segments and seals, bounded; true when the logs are incomplete. */
-  private async finishSegments(streams: readonly CreatedLogStream[], sinks: Sinks, log: Logger): Promise<boolean> {
+  private async finishSegments(executionId: number, streams: readonly CreatedLogStream[], sinks: Sinks): Promise<boolean> {
     const uploads = this.opts.segments as SegmentUploads;
     const results = await Promise.all(
       streams.map((s) => {
@@ -259,16 +259,13 @@ export class ExecutionLogs {
         return uploads.finish(writerOf(sink) as SegmentedLogWriter, s.artifactVersionId, sink.truncated, this.opts.sealWaitMs);
       }),
     );
-    const problems = streams.flatMap((s) => {
-      const w = writerOf(sinks[s.stream]) as SegmentedLogWriter;
-      return w.failure || w.overflowed ? [{ stream: s.stream, droppedBytes: w.droppedBytes, error: w.failure?.message ?? null }] : [];
-    });
-    if (problems.length > 0) {
-      log.warn(
-        { streams: problems, uploadBoundBytes: this.opts.maxUnflushedBytes },
-        'log segments could not all be uploaded to the Attune API (down or slow?); the logs of this execution are incomplete',
-      );
-    }
+    uploads.reportIncomplete(
+      streams.flatMap((s) => {
+        const w = writerOf(sinks[s.stream]) as SegmentedLogWriter;
+        return w.failure || w.overflowed ? [{ executionId, stream: s.stream, droppedBytes: w.droppedBytes, error: w.failure?.message ?? null }] : [];
+      }),
+      this.opts.maxUnflushedBytes,
+    );
     return results.some((ok) => !ok);
   }
 }

@@ -13,8 +13,20 @@ import type { LogSealer } from './sealer';
 import { SegmentedLogWriter, type SegmentPolicy } from './segment-writer';
 import type { ByteTarget } from './stream-sink';
 
+/** During an outage every execution has incomplete logs: one line per minute, with a count. */
+const INCOMPLETE_LOG_INTERVAL_MS = 60_000;
+
+export interface IncompleteStream {
+  executionId: number;
+  stream: string;
+  droppedBytes: number;
+  error: string | null;
+}
+
 export class SegmentUploads {
   private readonly background = new Set<SegmentedLogWriter>();
+  private lastIncompleteLog = 0;
+  private suppressedIncomplete = 0;
 
   constructor(
     private readonly api: ApiClient,
@@ -76,6 +88,22 @@ export class SegmentUploads {
       // The sealer retries a retryable failure in the background too.
       await this.sealer.seal(artifactVersionId, truncatedNotice || writer.overflowed, 0);
     });
+  }
+
+  /** One warning for streams that lost bytes, rate-limited (the count of the quiet ones rides along). */
+  reportIncomplete(streams: readonly IncompleteStream[], uploadBoundBytes: number): void {
+    if (streams.length === 0) return;
+    const now = Date.now();
+    if (now - this.lastIncompleteLog < INCOMPLETE_LOG_INTERVAL_MS) {
+      this.suppressedIncomplete += streams.length;
+      return;
+    }
+    this.lastIncompleteLog = now;
+    this.log.warn(
+      { streams, uploadBoundBytes, sinceLastReport: this.suppressedIncomplete },
+      'log segments could not all be uploaded to the Attune API (down or slow? check ATTUNE_API_URL); the logs of this execution are incomplete',
+    );
+    this.suppressedIncomplete = 0;
   }
 
   /** Shutdown: wait at most `timeoutMs` for background uploads, then abort what is left. */
