@@ -119,6 +119,18 @@ describe('object_segments log streams (spec 06 §9 items 3, 12, 13)', () => {
   });
 });
 
+describe('runs cut short (timeout)', () => {
+  it('a timed-out action: status timeout, what it printed uploaded and sealed, nothing left running', async () => {
+    const ex = await e.submit(workerId, { actionRef: `${LOGS_PACK}.sleep`, timeoutSec: 1 });
+    await e.cp.waitForCompletions([ex.id], 60_000);
+    const row = (await e.cp.getExecution(ex.id)) as Record<string, any>;
+    expect(row.status).toBe('timeout');
+    const { stdout } = byStream(await logRows(e.cp, ex.id));
+    await pollUntil(async () => (byStream(await logRows(e.cp, ex.id)).stdout.sealed ? true : undefined), 10_000, 'the sealed stream');
+    expect(api.segmentBytes((await segmentsOf(stdout.version_id))[0]?.stream as string).toString()).toBe('before sleep\n');
+  });
+});
+
 describe('the API failing while actions run (issue 15: never blocks or fails an action)', () => {
   async function assertHealthyAfterwards(): Promise<void> {
     const ok = await run('a');
