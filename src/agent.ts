@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { checkRunConfig } from './config/run-checks';
 import { listActivePackReleases } from './db/queries/list-active-pack-releases';
 import { packsTransportProblems, resolvePacksTransport, startApiPackTransport, type ApiPackTransportHandle } from './packs';
+import { artifactsTransportProblems, resolveArtifactsTransport } from './logs';
 import type { Config } from './config/types';
 import { ConfigError, AgentError, toError } from './errors';
 import type { Logger } from './log';
@@ -58,6 +59,8 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   const problems = checkRunConfig(config, env);
   const packsTransport = resolvePacksTransport(config, existsSync); // issue 15: spec 06 §1 `auto`
   problems.push(...packsTransportProblems(config, env, packsTransport));
+  const artifactsTransport = resolveArtifactsTransport(config, existsSync); // issue 15: spec 06 §1 `auto`
+  problems.push(...artifactsTransportProblems(config, env, artifactsTransport));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const releases: Release[] = [];
@@ -192,7 +195,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     }
 
     // 7d. Log streams and file artifacts (spec 06 §2–§4), sealed through the API.
-    const output = createExecutionOutput(config, pool, { id: worker.id, name: worker.name }, apiAccess, wlog);
+    const output = createExecutionOutput(config, pool, { id: worker.id, name: worker.name }, apiAccess, wlog, artifactsTransport);
     releases.push({ name: 'log stream sealer', fn: () => output.stop(5_000) });
 
     // 8. The execution service; settle what a previous process left running.

@@ -1,16 +1,20 @@
 // DEVELOPMENT/TEST ONLY: a stand-in for the Attune API's internal endpoints the worker calls
 // (spec 06 §7.2), shared by the test suite (test/support/fake-api.ts types it) and `npm run
-// demo`. A small router: `route(method, regex, handler)`; the built-in routes are the two a
-// volume-mode worker needs — seal a log stream and publish a finished artifact file — and do
-// what upstream's `internal_files.rs` does to the database and the shared file (spec 06 §2.5,
-// §3.2). Every request must carry a worker JWT (HS256, the configured secret): bad signature
-// or expiry → 401, other token types or no `metadata.worker_id` → 403. `inject()` adds faults
-// (status, delay) for the next matching requests; `requests` records everything.
+// demo`. A small router: `route(method, regex, handler)`; the built-in routes are what a worker
+// calls — seal a log stream, publish a finished artifact file, and in `artifacts.transport: api`
+// commit log segments and upload files (fake-api-objects.mjs) — and do what upstream's
+// `internal_files.rs` does to the database, the shared file and the blob store (spec 06 §2.5,
+// §2.6, §3.2). Every request must carry a worker JWT (HS256, the configured secret): bad
+// signature or expiry → 401, other token types or no `metadata.worker_id` → 403. `inject()`
+// adds faults (status, delay, connection closed mid-body) for the next matching requests;
+// `requests` records everything. `mount(handler)` plugs in a raw request handler that serves
+// its own paths (the pack-release archive route of test/support/fake-api-pack-releases.ts).
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { chmodSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import pg from 'pg';
+import { commitLogSegment, decodeFilePath, sealSegmentStream, writeFile } from './fake-api-objects.mjs';
 
 export class FakeAttuneApi {
   /** @param {{ jwtSecret: string, databaseUrl?: string, artifactsDir?: string, schema?: string }} opts */
@@ -19,11 +23,17 @@ export class FakeAttuneApi {
     this.routes = [];
     this.faults = [];
     this.requests = [];
+    this.mounts = [];
+    /** Blob store: segment objects (`logs/<stream>/segments/<seq>`) and uploaded files by path. */
+    this.objects = new Map();
+    this.files = new Map();
     this.pool = opts.databaseUrl ? new pg.Pool({ connectionString: opts.databaseUrl, max: 4 }) : null;
     this.pool?.on('connect', (c) => c.query(`SET search_path TO ${opts.schema ?? 'attune'}, public`).catch(() => {}));
     this.pool?.on('error', () => {});
     this.route('POST', /^\/api\/v1\/internal\/logs\/(\d+)\/seal$/, (ctx) => this.sealLogStream(ctx));
     this.route('POST', /^\/api\/v1\/internal\/artifacts\/complete\/(.+)$/, (ctx) => this.completeFile(ctx));
+    this.route('PUT', /^\/api\/v1\/internal\/logs\/(\d+)\/segments\/(\d+)$/, (ctx) => commitLogSegment(this, ctx));
+    this.route('PUT', /^\/api\/v1\/internal\/files\/(.+)$/, (ctx) => writeFile(this, ctx));
   }
 
   /**
@@ -36,10 +46,27 @@ export class FakeAttuneApi {
     return this;
   }
 
-  /** Fault for the next `times` (default 1) matching requests: answer `status` and/or wait `delayMs` first. */
-  inject({ method = null, path, status = null, delayMs = 0, times = 1, body = null }) {
-    this.faults.push({ method, path, status, delayMs, times, body });
+  /**
+   * Fault for the next `times` (default 1) matching requests: answer `status` and/or wait
+   * `delayMs` first; `close: true` destroys the connection after the first request-body bytes
+   * arrive (or at once without a body), before any answer.
+   */
+  inject({ method = null, path, status = null, delayMs = 0, times = 1, body = null, close = false }) {
+    this.faults.push({ method, path, status, delayMs, times, body, close });
     return this;
+  }
+
+  /** A raw `(req, res) => boolean` handler tried before the router (true = it took the request). */
+  mount(handler) {
+    this.mounts.push(handler);
+    return this;
+  }
+
+  /** Segment bytes of one log stream in sequence order (what the API would serve). */
+  segmentBytes(logStreamId) {
+    const parts = [];
+    for (let i = 0; this.objects.has(`logs/${logStreamId}/segments/${i}`); i++) parts.push(this.objects.get(`logs/${logStreamId}/segments/${i}`));
+    return Buffer.concat(parts);
   }
 
   async start(port = 0, host = '127.0.0.1') {
@@ -70,23 +97,38 @@ export class FakeAttuneApi {
   }
 
   async handle(req, res) {
+    for (const m of this.mounts) if (m(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://fake');
-    const chunks = [];
-    for await (const c of req) chunks.push(c);
-    const body = Buffer.concat(chunks);
-    const record = { method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, claims: null, status: 0, at: Date.now() };
+    const record = { method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, claims: null, status: 0, at: Date.now(), body: null };
     this.requests.push(record);
     const send = (status, headers = {}, payload = '') => {
       record.status = status;
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(typeof payload === 'string' ? payload : JSON.stringify(payload));
     };
+    const drain = async () => {
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      return Buffer.concat(chunks);
+    };
+    // Auth needs the headers only; a request that fails it consumes no fault.
     const auth = this.authorize(req.headers.authorization);
     record.claims = auth.claims ?? null;
-    if (auth.status !== 200) return send(auth.status, {}, { error: auth.error });
+    if (auth.status !== 200) {
+      await drain();
+      return send(auth.status, {}, { error: auth.error });
+    }
     const fault = this.faults.find((f) => f.times > 0 && (f.method === null || f.method === req.method) && f.path.test(url.pathname));
+    if (fault) fault.times--;
+    if (fault?.close) {
+      record.status = -1;
+      if (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding']) await new Promise((r) => req.once('data', r));
+      req.socket.destroy();
+      return;
+    }
+    const body = await drain();
+    record.body = body;
     if (fault) {
-      fault.times--;
       if (fault.delayMs > 0) await new Promise((r) => setTimeout(r, fault.delayMs));
       if (fault.status !== null) return send(fault.status, {}, fault.body ?? { error: `injected ${fault.status}` });
     }
@@ -134,7 +176,7 @@ export class FakeAttuneApi {
     try {
       await c.query('BEGIN');
       const { rows } = await c.query(
-        `SELECT s.id, s.backend, s.sealed, s.truncated, v.file_path, v.body_state
+        `SELECT s.id, s.backend, s.sealed, s.truncated, s.next_sequence, s.total_bytes, v.file_path, v.body_state
          FROM log_stream s JOIN artifact_version v ON v.id = s.artifact_version
          WHERE s.artifact_version = $1 FOR UPDATE OF s, v`,
         [versionId],
@@ -147,6 +189,11 @@ export class FakeAttuneApi {
       if (s.sealed) {
         await c.query('ROLLBACK');
         return s.truncated === truncated ? { status: 200, body: { sealed: true } } : { status: 409, body: { error: 'Log stream already sealed' } };
+      }
+      if (s.body_state === 'pending' && s.backend === 'object_segments') {
+        const out = await sealSegmentStream(this, c, s, versionId, truncated);
+        await c.query(out.status === 200 ? 'COMMIT' : 'ROLLBACK');
+        return out;
       }
       if (s.backend !== 'shared_file' || s.body_state !== 'pending') {
         await c.query('ROLLBACK');
@@ -179,15 +226,16 @@ export class FakeAttuneApi {
 
   /** `complete_file` on the shared volume (spec 06 §3.2 step 4). */
   async completeFile(ctx) {
-    const filePath = ctx.params[0].split('/').map((seg) => decodeURIComponent(seg.replace(/\+/g, ' '))).join('/');
+    const filePath = decodeFilePath(ctx.params[0]);
     const { rows } = await this.pool.query(`SELECT id, body_state, size_bytes, object_key FROM artifact_version WHERE file_path = $1 ORDER BY id DESC LIMIT 1`, [filePath]);
     const v = rows[0];
     if (!v) return { status: 404, body: { error: 'Artifact version not found' } };
     if (v.body_state === 'ready') return { status: 200, headers: { 'x-attune-size': String(v.size_bytes) }, body: { size_bytes: Number(v.size_bytes) } };
     if (v.body_state !== 'pending') return { status: 409, body: { error: 'Artifact body is not pending' } };
-    let bytes;
+    // Uploaded through `PUT /internal/files` (API transport), else on the shared volume.
+    let bytes = this.files.get(filePath)?.bytes;
     try {
-      bytes = readFileSync(join(this.opts.artifactsDir, filePath));
+      bytes ??= readFileSync(join(this.opts.artifactsDir ?? '/nonexistent', filePath));
     } catch {
       return { status: 404, body: { error: 'Artifact file not found' } };
     }

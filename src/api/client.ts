@@ -24,7 +24,11 @@ export interface ApiRequest {
   path: string;
   query?: Record<string, string>;
   headers?: Record<string, string>;
-  body?: Uint8Array | string;
+  /**
+   * Bytes, or a factory of a fresh stream per attempt (a 401 resends the request, and a
+   * stream can be read only once); a stream is sent chunked as it is read.
+   */
+  body?: Uint8Array | string | (() => ReadableStream<Uint8Array>);
   /** Per-call timeout; default the client's. */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -85,12 +89,15 @@ export class ApiClient {
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     try {
+      const payload = typeof req.body === 'function' ? req.body() : req.body;
       const res = await this.fetchImpl(url, {
         method: req.method,
         headers: { ...req.headers, authorization: `Bearer ${token}` },
-        body: req.body,
+        body: payload,
         signal,
-      });
+        // undici requires it for a stream body (no effect on bytes).
+        ...(typeof req.body === 'function' ? { duplex: 'half' } : {}),
+      } as RequestInit);
       const body = Buffer.from(await res.arrayBuffer());
       return { status: res.status, headers: res.headers, body };
     } catch (e) {

@@ -55,3 +55,33 @@ export function resolveTransport(
   if (value !== 'auto') return value;
   return fileExists(sentinelPath) ? 'volume' : 'api';
 }
+
+/**
+ * What an API transport needs (spec 06 §8), shared by the pack and artifact transports: a
+ * reachable base (ATTUNE_API_URL; an explicit `api` is already refused without it above, so
+ * this adds the `auto` case, which resolved to `api` because `sentinelPath` is missing) and a
+ * worker token secret.
+ */
+export function apiTransportProblems(
+  key: 'packs.transport' | 'artifacts.transport',
+  value: Transport,
+  sentinelPath: string,
+  jwtSecret: string | null,
+  env: Readonly<Record<string, string | undefined>>,
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (value === 'auto' && (env.ATTUNE_API_URL ?? '').trim() === '') {
+    const what = key === 'packs.transport' ? 'packs come from' : 'log streams and artifacts go to';
+    problems.push({
+      key,
+      message: `${key} is 'auto' and ${sentinelPath} does not exist, so ${what} the Attune API, but ATTUNE_API_URL is missing or empty (set it, or ${key}: volume)`,
+    });
+  }
+  if ((jwtSecret ?? '').trim() === '') {
+    problems.push({
+      key: 'security.jwt_secret',
+      message: `${key} is 'api' but worker token configuration is missing: set security.jwt_secret (ATTUNE__SECURITY__JWT_SECRET) to the Attune API's JWT secret`,
+    });
+  }
+  return problems;
+}

@@ -89,10 +89,17 @@ export interface AgentSectionConfig {
   readonly schemaWaitTimeoutSec: number;
 }
 
-/** `artifacts.*` keys the volume transport uses (spec 06 §8). */
+/** `artifacts.*` keys of both artifact transports (spec 06 §2.6, §8). */
 export interface ArtifactsConfig {
   /** `artifacts.log_segment_max_bytes` (default 1 048 576), written to `log_stream.max_unflushed_bytes`. */
   readonly logSegmentMaxBytes: number;
+  /** `artifacts.log_segment_initial_bytes` (default 65 536): first segment size, doubled up to the max. */
+  readonly logSegmentInitialBytes: number;
+  /** `artifacts.log_segment_retry_*` (defaults 5, 10 000, 100, 2 000): segment commit retries. */
+  readonly logSegmentRetryMaxAttempts: number;
+  readonly logSegmentRetryAttemptTimeoutMs: number;
+  readonly logSegmentRetryInitialBackoffMs: number;
+  readonly logSegmentRetryMaxBackoffMs: number;
   /** `artifacts.flush_interval_ms` (default 500), written to `log_stream.max_unflushed_milliseconds`. */
   readonly flushIntervalMs: number;
   /** `artifacts.log_finalization_timeout_ms` (default 1000): post-exit drain and seal wait. */

@@ -119,11 +119,7 @@ export function validateConfig(raw: RawConfig, ctx: ValidateContext): ValidateRe
     // issue 15 (our key): default 1 GiB, half of the chart's 2 Gi packs emptyDir.
     packsCacheMaxBytes: r.int('packs.cache_max_bytes', 1024 * 1024 * 1024, { min: 1024 * 1024 }),
     artifactsTransport: r.oneOf('artifacts.transport', TRANSPORTS, 'auto'),
-    artifacts: {
-      logSegmentMaxBytes: r.int('artifacts.log_segment_max_bytes', 1_048_576, { min: 1, max: 4_294_967_295 }),
-      flushIntervalMs: r.int('artifacts.flush_interval_ms', 500, { min: 1 }),
-      logFinalizationTimeoutMs: r.int('artifacts.log_finalization_timeout_ms', 1_000, { min: 1 }),
-    },
+    artifacts: readArtifacts(r),
     defaultExecutionTimeoutSec: r.int('default_execution_timeout_seconds', 600, { min: 1 }),
     server: { host: r.str('server.host', '0.0.0.0'), port: r.int('server.port', 8080, { min: 1, max: 65535 }) },
     log,
@@ -136,6 +132,31 @@ export function validateConfig(raw: RawConfig, ctx: ValidateContext): ValidateRe
     sources: ctx.sources,
   };
   return { config: problems.length === 0 ? deepFreeze(config) : null, problems, warnings };
+}
+
+/** spec 06 §8 (upstream `ArtifactsConfig` / `SegmentedLogConfig` checks): all > 0, initial ≤ max. */
+function readArtifacts(r: Reader): Config['artifacts'] {
+  const a = {
+    logSegmentMaxBytes: r.int('artifacts.log_segment_max_bytes', 1_048_576, { min: 1, max: 4_294_967_295 }),
+    logSegmentInitialBytes: r.int('artifacts.log_segment_initial_bytes', 65_536, { min: 1 }),
+    flushIntervalMs: r.int('artifacts.flush_interval_ms', 500, { min: 1 }),
+    logSegmentRetryMaxAttempts: r.int('artifacts.log_segment_retry_max_attempts', 5, { min: 1, max: 100 }),
+    logSegmentRetryAttemptTimeoutMs: r.int('artifacts.log_segment_retry_attempt_timeout_ms', 10_000, { min: 1 }),
+    logSegmentRetryInitialBackoffMs: r.int('artifacts.log_segment_retry_initial_backoff_ms', 100, { min: 1 }),
+    logSegmentRetryMaxBackoffMs: r.int('artifacts.log_segment_retry_max_backoff_ms', 2_000, { min: 1 }),
+    logFinalizationTimeoutMs: r.int('artifacts.log_finalization_timeout_ms', 1_000, { min: 1 }),
+  };
+  if (a.logSegmentInitialBytes > a.logSegmentMaxBytes) {
+    r.problem('artifacts.log_segment_initial_bytes', 'artifacts.log_segment_initial_bytes cannot exceed artifacts.log_segment_max_bytes', a.logSegmentInitialBytes);
+  }
+  if (a.logSegmentRetryInitialBackoffMs > a.logSegmentRetryMaxBackoffMs) {
+    r.problem(
+      'artifacts.log_segment_retry_initial_backoff_ms',
+      'artifacts.log_segment_retry_initial_backoff_ms cannot exceed artifacts.log_segment_retry_max_backoff_ms',
+      a.logSegmentRetryInitialBackoffMs,
+    );
+  }
+  return a;
 }
 
 function readWorker(r: Reader, warnings: string[]): WorkerConfig {

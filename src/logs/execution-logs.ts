@@ -1,7 +1,8 @@
 /**
  * One execution's stdout/stderr log streams (spec 06 §2): rows created in one statement before
- * the action starts, `shared_file` sinks handed to the engine, and after the run one seal per
- * stream through the API. Nothing here can fail the execution: a problem costs
+ * the action starts, sinks handed to the engine (`shared_file` on the artifacts volume, or
+ * `object_segments` uploaded through the API, segment-streams.ts), and after the run one seal
+ * per stream through the API. Nothing here can fail the execution: a problem costs
  * `result.logs_incomplete`, one clear log line, and never a wrong status.
  */
 import fs from 'node:fs';
@@ -15,7 +16,10 @@ import { toError } from '../errors';
 import { RuntimeLogMirror, type MirrorOutput, type MirrorSource } from './mirror';
 import { artifactRefProblem, effectiveRetention, logArtifactDescription, logArtifactName, logArtifactRef, type RetentionPolicyName } from './names';
 import type { LogSealer } from './sealer';
-import { createSharedLogFile, SharedFileSink } from './shared-file-sink';
+import { createSharedLogFile, SharedFileTarget } from './shared-file-sink';
+import { RecordingTarget, type SegmentUploads } from './segment-streams';
+import type { SegmentedLogWriter } from './segment-writer';
+import { LogStreamSink, type ByteTarget } from './stream-sink';
 import { createStreamRedactor, secretNeedles } from './stream-redactor';
 import { decideDelayedMirror } from './delayed-mirror';
 
@@ -34,6 +38,8 @@ export interface ExecutionLogsOptions {
   sealWaitMs: number;
   /** Enabled mirrors (`log.mirror_runtime_*_to_stdio`), null = off. */
   mirror: { stdout: MirrorOutput | null; stderr: MirrorOutput | null };
+  /** `object_segments` uploads (artifacts transport `api`); null → `shared_file` (volume). */
+  segments: SegmentUploads | null;
   /** Worker identity for mirror records; read when an execution starts. */
   worker: () => { id: number; name: string; instance: string };
 }
@@ -57,7 +63,7 @@ export interface ExecutionLogsRequest {
 
 export interface ExecutionLogSet {
   /** Sinks for the engine (null when that stream could not be set up). */
-  readonly sinks: { stdout: SharedFileSink | null; stderr: SharedFileSink | null };
+  readonly sinks: Sinks;
   /** Absolute paths (`result.stderr_log`, spec 06 §2.9), null when not set up. */
   readonly paths: { stdoutPath: string | null; stderrPath: string | null };
   readonly streams: readonly CreatedLogStream[];
@@ -68,6 +74,8 @@ export interface ExecutionLogSet {
    */
   finish(ran: boolean, captureIncomplete?: boolean): Promise<boolean>;
 }
+
+type Sinks = { stdout: LogStreamSink | null; stderr: LogStreamSink | null };
 
 const canonicalDirs = new Map<string, string>();
 
@@ -108,7 +116,7 @@ export class ExecutionLogs {
         })),
         retentionPolicy: policy,
         retentionLimit: limit,
-        backend: 'shared_file',
+        backend: this.opts.segments ? 'object_segments' : 'shared_file',
         maxUnflushedBytes: this.opts.maxUnflushedBytes,
         maxUnflushedMs: this.opts.maxUnflushedMs,
       });
@@ -117,6 +125,8 @@ export class ExecutionLogs {
       return emptySet();
     }
     const root = canonicalArtifactsDir(this.opts.artifactsDir);
+    // spec 06 §2.6: no local file for an `object_segments` stream.
+    if (this.opts.segments) return this.buildSet(req, streams, this.segmentTargets(req, streams), root, log);
     const fds: number[] = [];
     try {
       for (const s of streams) fds.push(createSharedLogFile(path.join(root, s.filePath)));
@@ -136,10 +146,19 @@ export class ExecutionLogs {
       );
       return emptySet(true);
     }
-    return this.buildSet(req, streams, fds, root, log);
+    return this.buildSet(req, streams, fds.map((fd) => new SharedFileTarget(fd)), root, log);
   }
 
-  private buildSet(req: ExecutionLogsRequest, streams: CreatedLogStream[], fds: number[], root: string, log: Logger): ExecutionLogSet {
+  private segmentTargets(req: ExecutionLogsRequest, streams: CreatedLogStream[]): ByteTarget[] {
+    const uploads = this.opts.segments as SegmentUploads;
+    const delayed = req.secretOutputPaths.length > 0 && (this.opts.mirror.stdout !== null || this.opts.mirror.stderr !== null);
+    return streams.map((s) => {
+      const w = uploads.writer(s.artifactVersionId);
+      return delayed ? new RecordingTarget(w, s.stream === 'stdout' ? req.maxStdoutBytes : req.maxStderrBytes) : w;
+    });
+  }
+
+  private buildSet(req: ExecutionLogsRequest, streams: CreatedLogStream[], targets: ByteTarget[], root: string, log: Logger): ExecutionLogSet {
     const needles = secretNeedles(req.secretValues);
     const w = this.opts.worker();
     const source: MirrorSource = {
@@ -152,13 +171,13 @@ export class ExecutionLogs {
       workerName: w.name,
       workerInstance: w.instance,
     };
-    const sinks: { stdout: SharedFileSink | null; stderr: SharedFileSink | null } = { stdout: null, stderr: null };
+    const sinks: Sinks = { stdout: null, stderr: null };
     const paths: { stdoutPath: string | null; stderrPath: string | null } = { stdoutPath: null, stderrPath: null };
     streams.forEach((s, i) => {
       const out = req.secretOutputPaths.length === 0 ? this.opts.mirror[s.stream] : null;
       const max = s.stream === 'stdout' ? req.maxStdoutBytes : req.maxStderrBytes;
-      sinks[s.stream] = new SharedFileSink({
-        fd: fds[i] as number,
+      sinks[s.stream] = new LogStreamSink({
+        target: targets[i] as ByteTarget,
         redactor: needles.length > 0 ? createStreamRedactor(needles) : null,
         mirror: out ? new RuntimeLogMirror(source, s.stream, out, max) : null,
       });
@@ -167,8 +186,12 @@ export class ExecutionLogs {
     const finish = async (ran: boolean, captureIncomplete = false): Promise<boolean> => {
       await Promise.all([sinks.stdout?.seal(), sinks.stderr?.seal()]);
       // spec 06 §9 item 6: nothing ran → no seal request, the versions stay pending (as upstream).
-      if (!ran) return false;
+      if (!ran) {
+        for (const sink of [sinks.stdout, sinks.stderr]) writerOf(sink)?.abort('no process ran');
+        return false;
+      }
       if (req.secretOutputPaths.length > 0) this.delayedMirror(req, source, sinks, paths, captureIncomplete, log);
+      if (this.opts.segments) return this.finishSegments(req.executionId, streams, sinks);
       const failed = streams.filter((s) => sinks[s.stream]?.failed);
       if (failed.length > 0) {
         log.error(
@@ -178,7 +201,7 @@ export class ExecutionLogs {
       }
       const results = await Promise.all(
         streams.map(async (s) => {
-          const sink = sinks[s.stream] as SharedFileSink;
+          const sink = sinks[s.stream] as LogStreamSink;
           const sealed = await this.opts.sealer.seal(s.artifactVersionId, sink.truncated || sink.failed, this.opts.sealWaitMs);
           return sealed && !sink.failed;
         }),
@@ -192,14 +215,15 @@ export class ExecutionLogs {
   private delayedMirror(
     req: ExecutionLogsRequest,
     source: MirrorSource,
-    sinks: { stdout: SharedFileSink | null; stderr: SharedFileSink | null },
+    sinks: Sinks,
     paths: { stdoutPath: string | null; stderrPath: string | null },
     captureIncomplete: boolean,
     log: Logger,
   ): void {
     const { stdout: outMirror, stderr: errMirror } = this.opts.mirror;
     if (!outMirror && !errMirror) return;
-    const read = (p: string | null): string => {
+    const read = (p: string | null, sink: LogStreamSink | null): string => {
+      if (sink?.target instanceof RecordingTarget) return sink.target.text();
       try {
         return p ? fs.readFileSync(p, 'utf8') : '';
       } catch {
@@ -211,8 +235,8 @@ export class ExecutionLogs {
       secretPaths: req.secretOutputPaths,
       logsIncomplete: captureIncomplete || !!sinks.stdout?.failed || !!sinks.stderr?.failed,
       truncated: !!sinks.stdout?.truncated || !!sinks.stderr?.truncated,
-      stdout: read(paths.stdoutPath),
-      stderr: read(paths.stderrPath),
+      stdout: read(paths.stdoutPath, sinks.stdout),
+      stderr: read(paths.stderrPath, sinks.stderr),
     });
     if (decision.kind === 'suppressed') {
       log.warn({ reason: decision.reason }, 'runtime log mirror suppressed for an action with secret outputs');
@@ -225,6 +249,31 @@ export class ExecutionLogs {
       m.end();
     }
   }
+
+  /** spec 06 §2.6–§2.7: last segments and seals, bounded; true when the logs are incomplete. */
+  private async finishSegments(executionId: number, streams: readonly CreatedLogStream[], sinks: Sinks): Promise<boolean> {
+    const uploads = this.opts.segments as SegmentUploads;
+    const results = await Promise.all(
+      streams.map((s) => {
+        const sink = sinks[s.stream] as LogStreamSink;
+        return uploads.finish(writerOf(sink) as SegmentedLogWriter, s.artifactVersionId, sink.truncated, this.opts.sealWaitMs);
+      }),
+    );
+    uploads.reportIncomplete(
+      streams.flatMap((s) => {
+        const w = writerOf(sinks[s.stream]) as SegmentedLogWriter;
+        return w.failure || w.overflowed ? [{ executionId, stream: s.stream, droppedBytes: w.droppedBytes, error: w.failure?.message ?? null }] : [];
+      }),
+      this.opts.maxUnflushedBytes,
+    );
+    return results.some((ok) => !ok);
+  }
+}
+
+function writerOf(sink: LogStreamSink | null): SegmentedLogWriter | null {
+  if (!sink) return null;
+  const t = sink.target instanceof RecordingTarget ? sink.target.inner : sink.target;
+  return 'drained' in t ? (t as SegmentedLogWriter) : null;
 }
 
 /**

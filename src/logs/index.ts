@@ -17,9 +17,13 @@ import { finalizeFileArtifacts } from './file-artifacts';
 import { createMirrorOutput } from './mirror';
 import type { RetentionPolicyName } from './names';
 import { LogSealer } from './sealer';
+import { SegmentUploads } from './segment-streams';
+import type { SegmentPolicy } from './segment-writer';
 
 export type { ExecutionLogSet } from './execution-logs';
 export { LogSealer } from './sealer';
+export { ARTIFACTS_SENTINEL, artifactsTransportProblems, resolveArtifactsTransport } from './transport-config';
+export type { SegmentPolicy } from './segment-writer';
 
 export interface ExecutionOutputOptions {
   db: Queryable;
@@ -35,6 +39,12 @@ export interface ExecutionOutputOptions {
   mirrorStderr: Writable | null;
   worker: () => { id: number; name: string; instance: string };
   sealer?: LogSealer;
+  /** Resolved `artifacts.transport` (spec 06 §1): `api` → `object_segments` streams and uploaded files. */
+  transport: 'volume' | 'api';
+  /** `artifacts.log_segment_*` / `flush_interval_ms` (used in `api` mode). */
+  segmentPolicy: SegmentPolicy;
+  /** Memory the uploads still going on after their runs may hold together. */
+  backgroundUploadBudgetBytes: number;
 }
 
 export interface OpenOutputInput {
@@ -47,9 +57,12 @@ export interface OpenOutputInput {
 export class ExecutionOutput {
   private readonly logs: ExecutionLogs;
   readonly sealer: LogSealer;
+  private readonly segments: SegmentUploads | null;
+  private readonly fileWork = new Set<Promise<void>>();
 
   constructor(private readonly opts: ExecutionOutputOptions) {
     this.sealer = opts.sealer ?? new LogSealer({ api: opts.api, log: opts.log });
+    this.segments = opts.transport === 'api' ? new SegmentUploads(opts.api, opts.segmentPolicy, this.sealer, opts.log, opts.backgroundUploadBudgetBytes) : null;
     const mirrorFailed = (stream: string) => (err: Error) => opts.log.warn({ stream, err: err.message }, 'Failed to mirror runtime log output');
     this.logs = new ExecutionLogs({
       db: opts.db,
@@ -65,6 +78,7 @@ export class ExecutionOutput {
         stderr: opts.mirrorStderr ? createMirrorOutput(opts.mirrorStderr, mirrorFailed('stderr')) : null,
       },
       worker: opts.worker,
+      segments: this.segments,
     });
   }
 
@@ -104,10 +118,19 @@ export class ExecutionOutput {
     }
   }
 
-  /** spec 06 §3.2: after a run or a runtime error, not after preparation failures. */
+  /**
+   * spec 06 §3.2: after a run or a runtime error, not after preparation failures. Upstream
+   * holds the terminal status for as long as the uploads take (300 s per request when the API
+   * hangs); here the run waits at most `sealWaitMs`, the rest finishes in the background.
+   */
   async finalizeFiles(executionId: number, outcome: ExecutionOutcome, log: Logger): Promise<void> {
     if (outcome.phase === 'prepare') return;
-    await finalizeFileArtifacts(this.opts.db, this.opts.api, this.opts.artifactsDir, executionId, log);
+    const work = finalizeFileArtifacts(this.opts.db, this.opts.api, this.opts.artifactsDir, executionId, log, this.opts.transport);
+    this.fileWork.add(work);
+    void work.finally(() => this.fileWork.delete(work));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([work, new Promise((r) => (timer = setTimeout(r, this.opts.sealWaitMs)))]);
+    clearTimeout(timer);
   }
 
   /**
@@ -123,8 +146,15 @@ export class ExecutionOutput {
     }
   }
 
-  /** Shutdown: last seal attempts, bounded. */
-  stop(timeoutMs: number): Promise<void> {
-    return this.sealer.stop(timeoutMs);
+  /** Shutdown: last segment uploads and seal attempts, bounded. */
+  async stop(timeoutMs: number): Promise<void> {
+    const started = Date.now();
+    await this.segments?.stop(timeoutMs / 2);
+    if (this.fileWork.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.fileWork]), new Promise((r) => (timer = setTimeout(r, timeoutMs / 4)))]);
+      clearTimeout(timer);
+    }
+    await this.sealer.stop(Math.max(0, timeoutMs - (Date.now() - started)));
   }
 }

@@ -1,15 +1,12 @@
 /**
- * `shared_file` log stream writer (spec 06 §2.5) behind the engine's OutputSink port. The file
- * is created (empty, 0664) before the action starts, so a live view can follow it; every chunk
- * is one append on a file descriptor kept open for the run (upstream re-opens, flocks and
- * fdatasyncs per chunk — the API's seal fsyncs the file anyway). Secret values are replaced on
- * the way in (stream-redactor.ts); the mirror sees the same redacted bytes.
+ * `shared_file` log stream target (spec 06 §2.5) for stream-sink.ts. The file is created (empty,
+ * 0664) before the action starts, so a live view can follow it; every chunk is one append on a
+ * file descriptor kept open for the run (upstream re-opens, flocks and fdatasyncs per chunk —
+ * the API's seal fsyncs the file anyway).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { OutputSink } from '../execution/log-sink';
-import type { RuntimeLogMirror } from './mirror';
-import type { StreamRedactor } from './stream-redactor';
+import type { ByteTarget } from './stream-sink';
 
 const DIR_MODE = 0o2775;
 const FILE_MODE = 0o664;
@@ -56,82 +53,30 @@ export function forgetKnownDirs(): void {
   knownDirs.clear();
 }
 
-export interface SharedFileSinkOptions {
-  fd: number;
-  redactor: StreamRedactor | null;
-  mirror: RuntimeLogMirror | null;
-}
-
-export class SharedFileSink implements OutputSink {
+/** The open log file of a `shared_file` stream: one append per chunk on the fd kept for the run. */
+export class SharedFileTarget implements ByteTarget {
   private readonly stream: fs.WriteStream;
   private readonly closed: Promise<void>;
   private error: Error | null = null;
-  private ended = false;
-  /** The truncation notice was written (→ `seal?truncated=true`). */
-  truncated = false;
-  bytesWritten = 0;
 
-  constructor(private readonly opts: SharedFileSinkOptions) {
-    this.stream = fs.createWriteStream('', { fd: opts.fd, autoClose: true });
+  constructor(fd: number) {
+    this.stream = fs.createWriteStream('', { fd, autoClose: true });
     this.stream.on('error', (e) => {
       this.error ??= e;
     });
     this.closed = new Promise<void>((resolve) => this.stream.once('close', () => resolve()));
   }
 
-  write(chunk: Buffer): void {
-    if (this.ended) return;
-    const bytes = this.opts.redactor ? this.opts.redactor.push(chunk) : chunk;
-    this.append(bytes);
-    this.opts.mirror?.write(bytes);
-  }
-
-  writeNotice(notice: Buffer): void {
-    if (this.ended) return;
-    this.flushRedactor();
-    this.truncated = true;
-    this.append(notice);
-    this.opts.mirror?.cap();
-  }
-
-  async seal(): Promise<void> {
-    await this.end();
-  }
-
-  async abandon(): Promise<void> {
-    await this.end();
-  }
-
-  get failed(): boolean {
-    return this.error !== null;
-  }
-
   get failure(): Error | null {
     return this.error;
   }
 
-  private append(bytes: Buffer): void {
-    if (bytes.length === 0 || this.error !== null) return;
-    this.bytesWritten += bytes.length;
-    this.stream.write(bytes);
+  append(bytes: Buffer): void {
+    if (this.error === null) this.stream.write(bytes);
   }
 
-  private flushRedactor(): void {
-    const rest = this.opts.redactor?.flush();
-    if (rest && rest.length > 0) {
-      this.append(rest);
-      this.opts.mirror?.write(rest);
-    }
-  }
-
-  /** Idempotent; never rejects (a failed write is reported through `failed`). */
-  private async end(): Promise<void> {
-    if (!this.ended) {
-      this.flushRedactor();
-      this.opts.mirror?.end();
-      this.ended = true;
-      this.stream.end();
-    }
+  async end(): Promise<void> {
+    this.stream.end();
     await this.closed;
   }
 }

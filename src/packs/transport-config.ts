@@ -4,7 +4,7 @@
  * already refuses `auto` outside development/test and an explicit `api` without ATTUNE_API_URL).
  */
 import { join } from 'node:path';
-import { resolveTransport } from '../config/run-checks';
+import { apiTransportProblems, resolveTransport } from '../config/run-checks';
 import type { Config } from '../config/types';
 import type { ConfigProblem } from '../errors';
 
@@ -20,18 +20,5 @@ export function packsTransportProblems(
   resolved: 'volume' | 'api',
 ): ConfigProblem[] {
   if (resolved !== 'api') return [];
-  const problems: ConfigProblem[] = [];
-  if (config.packsTransport === 'auto' && (env.ATTUNE_API_URL ?? '').trim() === '') {
-    problems.push({
-      key: 'packs.transport',
-      message: `packs.transport is 'auto' and ${join(config.packsBaseDir, PACKS_SENTINEL)} does not exist, so packs come from the Attune API, but ATTUNE_API_URL is missing or empty (set it, or packs.transport: volume)`,
-    });
-  }
-  if ((config.security.jwtSecret ?? '').trim() === '') {
-    problems.push({
-      key: 'security.jwt_secret',
-      message: `packs.transport is 'api' but worker token configuration is missing: set security.jwt_secret (ATTUNE__SECURITY__JWT_SECRET) to the Attune API's JWT secret`,
-    });
-  }
-  return problems;
+  return apiTransportProblems('packs.transport', config.packsTransport, join(config.packsBaseDir, PACKS_SENTINEL), config.security.jwtSecret, env);
 }

@@ -11,12 +11,13 @@
  *   206 for one `Range: bytes=a-b`, 416 when unsatisfiable; 404 for an unknown release.
  *
  * `createPackReleaseArchiveHandler` is a plain request handler (returns false for other
- * paths) so the lead can mount it in the shared fake API server; `startFakePackReleaseApi` is a
- * tiny server around it. Faults for tests: queued per request (`faults`).
+ * paths), mounted in the shared fake API server (`api.mount(...)`, test/support/fake-api.ts);
+ * `startFakePackReleaseApi` is that server with only this route in use. Faults for tests:
+ * queued per request (`faults`).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startFakeApi } from './fake-api';
 import { sha256Hex } from './pack-archive';
 
 export type PackReleaseFault =
@@ -185,25 +186,15 @@ export interface FakePackReleaseApi {
   close(): Promise<void>;
 }
 
+/** The archive route alone, on the shared fake API server (test/support/fake-api.ts). */
 export async function startFakePackReleaseApi(jwtSecret: string): Promise<FakePackReleaseApi> {
   const state = createPackReleaseApiState(jwtSecret);
-  const handle = createPackReleaseArchiveHandler(state);
-  const server: Server = createServer((req, res) => {
-    if (!handle(req, res)) {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end('{"error":"Not found"}');
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const api = await startFakeApi({ jwtSecret });
+  api.mount(createPackReleaseArchiveHandler(state));
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: api.url,
     state,
     downloads: (id) => state.requests.filter((r) => r.status >= 200 && r.status < 300 && (id === undefined || r.releaseId === id)).length,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => api.close(),
   };
 }

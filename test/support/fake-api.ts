@@ -5,9 +5,10 @@
  *   const api = await startFakeApi({ jwtSecret, databaseUrl, artifactsDir });
  *   agent env: ATTUNE_API_URL = api.url
  *   api.inject({ path: /\/seal$/, status: 500 });   // next seal fails
- *   api.route('GET', /^\/api\/v1\/internal\/pack-releases\/(\d+)\/archive$/, (ctx) => ({ status: 200, body: '…' }));
+ *   api.inject({ method: 'PUT', path: /\/segments\/\d+$/, close: true });   // connection closed mid-body
+ *   api.mount(createPackReleaseArchiveHandler(state));   // pack releases on the same server
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { FakeAttuneApi } from '../../scripts/lib/fake-api.mjs';
 
 export interface WorkerClaims {
@@ -26,9 +27,11 @@ export interface RecordedRequest {
   query: Record<string, string>;
   headers: IncomingHttpHeaders;
   claims: WorkerClaims | null;
-  /** Status the fake answered. */
+  /** Status the fake answered (-1: connection closed by a `close` fault). */
   status: number;
   at: number;
+  /** Request body as received (null when the connection was closed first). */
+  body: Buffer | null;
 }
 
 export interface RouteContext {
@@ -51,8 +54,14 @@ export interface FakeApi {
   readonly url: string;
   readonly requests: RecordedRequest[];
   route(method: string, pattern: RegExp, handler: (ctx: RouteContext) => RouteResult | Promise<RouteResult>): FakeApi;
-  inject(fault: { method?: string; path: RegExp; status?: number; delayMs?: number; times?: number; body?: Record<string, unknown> }): FakeApi;
+  inject(fault: { method?: string; path: RegExp; status?: number; delayMs?: number; times?: number; body?: Record<string, unknown>; close?: boolean }): FakeApi;
+  /** A raw handler tried before the router; returns true when it took the request. */
+  mount(handler: (req: IncomingMessage, res: ServerResponse) => boolean): FakeApi;
   requestsTo(pattern: RegExp): RecordedRequest[];
+  /** Segment bytes of one log stream in sequence order. */
+  segmentBytes(logStreamId: number | string): Buffer;
+  /** Files uploaded through `PUT /api/v1/internal/files/{path}`. */
+  readonly files: Map<string, { bytes: Buffer; contentType: string | null }>;
   close(): Promise<void>;
 }
 

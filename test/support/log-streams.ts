@@ -16,6 +16,8 @@ const ACTIONS: Record<string, { runner: string; entry: string; script: string | 
   slow: { runner: 'shell', entry: 'slow.sh', script: "#!/bin/bash\necho 'line one'\nsleep 3\necho 'line two'\n" },
   sleep: { runner: 'shell', entry: 'sleep.sh', script: "#!/bin/bash\necho 'before sleep'\nsleep 30\n" },
   big: { runner: 'shell', entry: 'big.sh', script: "#!/bin/bash\nhead -c 2000 /dev/zero | tr '\\0' 'x'\n" },
+  // 300 KiB at once on stdout (segment sizes, spec 06 §9 item 13).
+  burst: { runner: 'shell', entry: 'burst.sh', script: "#!/bin/bash\nhead -c 307200 /dev/zero | tr '\\0' 'y'\n" },
   // Prints its process (group) id so a test can end it after killing the agent.
   orphan: { runner: 'shell', entry: 'orphan.sh', script: "#!/bin/bash\necho \"pid $$\"\nsleep 30\n" },
   // Entry point outside the pack: the run fails before any process starts.

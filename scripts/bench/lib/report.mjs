@@ -80,6 +80,12 @@ export function buildRows(results, meta) {
       const diff = a.coldMs[q] - a.warmMs[q];
       rows.push(row('7 API packs', `pinned release over the API, ${q}: cold cache (download + verify + unpack, ${kib}) vs warm cache`, a.executions, fmtMs(a.coldMs[q]), fmtMs(a.warmMs[q]), { value: round(diff, 2), text: `${diff >= 0 ? '+' : ''}${round(diff, 1)} ms` }));
     }
+    if (a.objectMs) {
+      for (const q of ['p50', 'p95']) {
+        const diff = a.objectMs[q] - a.warmMs[q];
+        rows.push(row('7 API packs', `object mode (storage.mode object: log streams as object_segments over the API, ${a.objectSegments} segments uploaded, seals through the API in both), ${q}, warm cache vs logs on the volume`, a.executions, fmtMs(a.objectMs[q]), fmtMs(a.warmMs[q]), { value: round(diff, 2), text: `${diff >= 0 ? '+' : ''}${round(diff, 1)} ms` }));
+      }
+    }
   } else if (a) rows.push(errorRow('7 API packs', a));
   void meta;
   return rows;

@@ -1,12 +1,15 @@
 // 7. API pack transport (issue 15): per-execution latency of a pinned release over the Attune
 // API, dispatch → ExecutionCompleted, one at a time. Cold = every execution pinned to a release
 // this agent has not seen (download, SHA-256 check, unpack, publish, then run); warm = the same
-// release again (cache hit). The API is a minimal in-process stand-in for
-// GET /api/v1/internal/pack-releases/{id}/archive (HS256 worker token checked, spec 06 §6.2);
-// the test suite's full fake is test/support/fake-api-pack-releases.ts (TypeScript, not loadable here).
+// release again (cache hit). Object = the chart's `storage.mode: object`, warm cache: the same
+// release, and the log streams uploaded as segments and sealed through the API too (the volume
+// runs seal through it as well). The API is scripts/lib/fake-api.mjs (seal, segments, which
+// update PostgreSQL as the real API does) with a minimal
+// GET /api/v1/internal/pack-releases/{id}/archive mounted on it (HS256 worker token checked,
+// spec 06 §6.2); the test suite's archive route is TypeScript, not loadable here.
 import { createHash, createHmac } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { FakeAttuneApi } from '../../lib/fake-api.mjs';
 import { join } from 'node:path';
 import { create as tarCreate } from 'tar';
 import { startReadyAgent } from '../lib/agent.mjs';
@@ -15,16 +18,20 @@ import { now, progress, round, summary } from '../lib/util.mjs';
 
 const JWT_SECRET = 'bench-jwt-secret'; // = agentEnv()'s ATTUNE__SECURITY__JWT_SECRET
 
-function startArchiveApi() {
+async function startArchiveApi(ctx) {
   const releases = new Map();
   let requests = 0;
-  const server = createServer((req, res) => {
+  const fake = new FakeAttuneApi({ jwtSecret: JWT_SECRET, databaseUrl: ctx.databaseUrl, artifactsDir: join(ctx.work, 'artifacts') });
+  fake.mount((req, res) => {
     const m = /^\/api\/v1\/internal\/pack-releases\/(\d+)\/archive$/.exec(req.url ?? '');
+    if (!m) return false;
     const auth = /^Bearer ([\w-]+)\.([\w-]+)\.([\w-]+)$/.exec(req.headers.authorization ?? '');
     const signed = auth && createHmac('sha256', JWT_SECRET).update(`${auth[1]}.${auth[2]}`).digest('base64url') === auth[3];
-    const release = m && releases.get(Number(m[1]));
-    if (!m || !release) return void res.writeHead(404).end();
-    if (!signed) return void res.writeHead(401).end();
+    const release = releases.get(Number(m[1]));
+    if (!release || !signed) {
+      res.writeHead(release ? 401 : 404).end();
+      return true;
+    }
     requests++;
     res.writeHead(200, {
       'content-type': 'application/gzip',
@@ -33,23 +40,16 @@ function startArchiveApi() {
       'x-attune-pack-release-sha256': release.digest,
     });
     res.end(release.bytes);
+    return true;
   });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        url: `http://127.0.0.1:${server.address().port}`,
-        releases,
-        requests: () => requests,
-        close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))),
-      }),
-    ),
-  );
+  await fake.start();
+  return { url: fake.url, releases, requests: () => requests, segments: () => fake.requestsTo(/\/segments\/\d+$/).length, close: () => fake.close() };
 }
 
 export async function benchApiPacks(ctx) {
   const n = ctx.quick ? 5 : 30;
-  progress(`api packs: ${n} cold-cache + ${n} warm-cache sequential executions of a pinned release over the API`);
-  const api = await startArchiveApi();
+  progress(`api packs: ${n} cold-cache + ${n} warm-cache + ${n} object-mode sequential executions of a pinned release over the API`);
+  const api = await startArchiveApi(ctx);
   // The bench pack as the API stores it: a gzip tar whose entries start with `<pack_ref>/`.
   const src = join(ctx.work, 'api-pack-src');
   cpSync(ctx.pack.dir, join(src, BENCH_PACK), { recursive: true });
@@ -78,11 +78,8 @@ export async function benchApiPacks(ctx) {
   const packsDir = join(ctx.work, 'api-packs-cache');
   mkdirSync(packsDir, { recursive: true });
   await newRelease(); // the start-up sync fetches this one
-  const { agent } = await startReadyAgent(ctx, {
-    tag: 'apipacks',
-    maxConcurrent: 1,
-    extraEnv: { ATTUNE__PACKS__TRANSPORT: 'api', ATTUNE_API_URL: api.url, ATTUNE__PACKS_BASE_DIR: packsDir },
-  });
+  const extraEnv = { ATTUNE__PACKS__TRANSPORT: 'api', ATTUNE_API_URL: api.url, ATTUNE__PACKS_BASE_DIR: packsDir };
+  let { agent } = await startReadyAgent(ctx, { tag: 'apipacks', maxConcurrent: 1, extraEnv });
   const runOne = async () => {
     const [ex] = await ctx.harness.createExecutions(NOOP_ACTION, agent.workerId, 1);
     const t0 = now();
@@ -93,6 +90,8 @@ export async function benchApiPacks(ctx) {
   };
   const cold = [];
   const warm = [];
+  const object = [];
+  let segments = 0;
   try {
     await runOne(); // warm-up (JIT, runtime lookup) on the start-up-synced release
     for (let i = 0; i < n; i++) {
@@ -100,6 +99,12 @@ export async function benchApiPacks(ctx) {
       cold.push(await runOne());
     }
     for (let i = 0; i < n; i++) warm.push(await runOne());
+    await agent.stop();
+    ({ agent } = await startReadyAgent(ctx, { tag: 'objectmode', maxConcurrent: 1, extraEnv: { ...extraEnv, ATTUNE__ARTIFACTS__TRANSPORT: 'api' } }));
+    await runOne();
+    const before = api.segments();
+    for (let i = 0; i < n; i++) object.push(await runOne());
+    segments = api.segments() - before;
   } finally {
     await agent.stop();
     await api.close();
@@ -107,6 +112,7 @@ export async function benchApiPacks(ctx) {
   const requests = api.requests();
   const coldStats = summary(cold);
   const warmStats = summary(warm);
+  const objectStats = summary(object);
   return {
     executions: n,
     archiveBytes,
@@ -114,5 +120,7 @@ export async function benchApiPacks(ctx) {
     coldMs: coldStats,
     warmMs: warmStats,
     diffMs: { p50: round(coldStats.p50 - warmStats.p50), p95: round(coldStats.p95 - warmStats.p95) },
+    objectMs: objectStats,
+    objectSegments: segments,
   };
 }

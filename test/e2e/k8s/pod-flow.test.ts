@@ -22,7 +22,6 @@
  * Needs root (unshare, mount, chroot).
  */
 /* eslint-disable @typescript-eslint/no-explicit-any */
-import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,11 +33,10 @@ import { ControlPlane as ControlPlaneImpl } from '../../../scripts/lib/control-p
 import { DEMO_PACK_DIR, TEST_ENCRYPTION_KEY, TEST_JWT_SECRET, pollUntil, type ControlPlane } from '../../support/agent';
 import { createTestVhost, unusedPort, type TestVhost } from '../../support/amqp';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
-import { helmTemplate } from '../../support/helm';
-import { validateK8sObject } from '../../support/k8s-schema';
-import { applyFsGroup, runContainer, startContainer, type Container, type ContainerSpec } from '../../support/podflow';
+import { renderPod, type RenderedPod } from '../../support/helm-pod';
+import { runContainer, startContainer, type Container, type ContainerSpec } from '../../support/podflow';
 import { ensureRootfs } from '../../support/rootfs';
-import { CONTAINER_PATH, REPO_ROOT, ensureSeaBuilt, type SeaBuild } from '../../support/sea';
+import { REPO_ROOT, ensureSeaBuilt, type SeaBuild } from '../../support/sea';
 import { treeDigest } from './tree-digest';
 
 const POD_CHECK_PACK = join(REPO_ROOT, 'test', 'fixtures', 'packs', 'pod-check');
@@ -58,7 +56,8 @@ describe('Helm pod flow without Kubernetes, restricted: agent-loader → wait-fo
   let podName: string;
   let healthPort: number;
   /** Host directories backing the pod's volumes, by volume name. */
-  const vol: Record<string, string> = {};
+  let vol: Record<string, string> = {};
+  let podContainer: RenderedPod['container'];
   const containers: Container[] = [];
 
   beforeAll(async () => {
@@ -71,30 +70,21 @@ describe('Helm pod flow without Kubernetes, restricted: agent-loader → wait-fo
     chmodSync(work, 0o755);
     healthPort = await unusedPort();
 
-    const r = helmTemplate([], {
-      agent: { waitTimeoutSeconds: 60, healthPort },
-      actionWorkers: [{ name: 'bookworm', image: POOL_IMAGE, runtimes: ['shell', 'python'] }],
-    });
-    expect(r.status, r.out).toBe(0);
-    expect(r.objects.flatMap(validateK8sObject)).toEqual([]);
-    const dep: any = r.objects.find((o) => o.kind === 'Deployment');
-    const cm: any = r.objects.find((o) => o.kind === 'ConfigMap');
-    pod = dep.spec.template.spec;
-    configYaml = cm.data['config.yaml'];
-
-    // The pod's volumes as host directories, with what the kubelet gives them: emptyDirs 0777,
-    // configMap items as files, and the fsGroup's group ownership on the writable ones.
-    const fsGroup = Number(pod.securityContext.fsGroup);
-    for (const v of pod.volumes) {
-      const dir = join(work, 'volumes', v.name);
-      mkdirSync(dir, { recursive: true });
-      vol[v.name] = dir;
-      if (v.configMap) for (const item of v.configMap.items) writeFileSync(join(dir, item.path), cm.data[item.key]);
-      if (v.emptyDir) chmodSync(dir, 0o777);
-      if (v.emptyDir || v.persistentVolumeClaim) applyFsGroup(dir, fsGroup);
-    }
-    // A Deployment's pod: <deployment>-<replicaset hash>-<suffix>.
-    podName = `${dep.metadata.name}-${randomBytes(5).toString('hex').slice(0, 9)}-${randomBytes(3).toString('hex').slice(0, 5)}`;
+    const rendered = renderPod(
+      { agent: { waitTimeoutSeconds: 60, healthPort }, actionWorkers: [{ name: 'bookworm', image: POOL_IMAGE, runtimes: ['shell', 'python'] }] },
+      {
+        workDir: work,
+        volumesDir: join(work, 'volumes'),
+        secrets: {
+          ATTUNE__DATABASE__URL: db.url,
+          ATTUNE__MESSAGE_QUEUE__URL: vhost.url,
+          ATTUNE__SECURITY__ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+          ATTUNE__SECURITY__JWT_SECRET: TEST_JWT_SECRET,
+        },
+      },
+    );
+    ({ pod, configYaml, podName, vol } = rendered);
+    podContainer = rendered.container;
   });
 
   afterAll(async () => {
@@ -105,52 +95,6 @@ describe('Helm pod flow without Kubernetes, restricted: agent-loader → wait-fo
     await db?.drop();
     if (work) rmSync(work, { recursive: true, force: true });
   });
-
-  /** What the Secret (secretKeyRef) and the downward API (fieldRef) would supply. */
-  function valueFrom(name: string, from: any): string {
-    if (from.fieldRef?.fieldPath === 'metadata.name') return podName;
-    const secret: Record<string, string> = {
-      ATTUNE__DATABASE__URL: db.url,
-      ATTUNE__MESSAGE_QUEUE__URL: vhost.url,
-      ATTUNE__SECURITY__ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
-      ATTUNE__SECURITY__JWT_SECRET: TEST_JWT_SECRET,
-    };
-    const v = from.secretKeyRef ? secret[from.secretKeyRef.key] : undefined;
-    if (v === undefined) throw new Error(`the chart sets ${name} from ${JSON.stringify(from)}, which this test does not supply`);
-    return v;
-  }
-
-  /** The rendered container `name`, run from `image` exactly as the pod spec says. */
-  function podContainer(name: string, image: string, imageMounts: ContainerSpec['imageMounts'] = []): ContainerSpec {
-    const c = [...pod.initContainers, ...pod.containers].find((x: any) => x.name === name);
-    if (!c) throw new Error(`the rendered pod has no container ${name}`);
-    expect(c.envFrom, `${name}: envFrom would import a whole Secret this test cannot supply`).toBeUndefined();
-    const env: Record<string, string> = { PATH: CONTAINER_PATH, HOSTNAME: podName };
-    for (const e of c.env ?? []) env[e.name] = e.value ?? valueFrom(e.name, e.valueFrom);
-    const sc = c.securityContext ?? {};
-    const psc = pod.securityContext ?? {};
-    const uid = sc.runAsUser ?? psc.runAsUser;
-    const gid = sc.runAsGroup ?? psc.runAsGroup;
-    // runAsNonRoot: the kubelet refuses to start a container that would run as uid 0.
-    expect(uid, `${name}: runAsNonRoot needs a non-zero runAsUser`).toBeGreaterThan(0);
-    return {
-      name,
-      image,
-      workDir: work,
-      hostname: podName,
-      command: [...c.command, ...(c.args ?? [])],
-      env,
-      imageMounts,
-      volumes: c.volumeMounts.map((m: any) => ({
-        source: m.subPath ? join(vol[m.name]!, m.subPath) : vol[m.name]!,
-        mountPath: m.mountPath,
-        readOnly: m.readOnly === true,
-      })),
-      readOnlyRootFilesystem: sc.readOnlyRootFilesystem === true,
-      runAs: { uid, gid, groups: [psc.fsGroup, ...(psc.supplementalGroups ?? [])].filter((g) => g !== undefined) },
-      noNewPrivs: sc.allowPrivilegeEscalation === false,
-    };
-  }
 
   /** The agent-init image: busybox with the bundle at images.agent.bundleDir. */
   const agentInit = (name: string): ContainerSpec => podContainer(name, agentInitBase, [{ source: build.dir, mountPath: '/opt/attune/agent', readOnly: true }]);
