@@ -146,6 +146,20 @@ function signalGroup(pid: number, signal: NodeJS.Signals, log: Logger): void {
   }
 }
 
+/**
+ * Signal the group of an action whose leader has exited (and been reaped): group only, never the
+ * pid, which may belong to another process by now. The group id stays reserved while any member
+ * lives, so it cannot name someone else's group. True when the group still had members.
+ */
+function signalLeftovers(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false; // ESRCH: nothing left; EPERM: members changed uid (cannot be stopped by us)
+  }
+}
+
 type Interrupt = 'cancel' | 'timeout';
 
 /** Resolves with the interrupt kind when the deadline passes or the signal aborts. */
@@ -263,6 +277,11 @@ export async function runProcess(spec: ProcessSpec, opts: RunOptions): Promise<P
           stdoutCap.stop();
           stderrCap.stop();
         }
+        // The execution ends here: what the action left in its process group (`cmd &`,
+        // `nohup cmd &`, a double fork) goes with it, as on a terminal hang-up. Not signalled at
+        // exit, so the upstream drain above still sees late output (spec 03 §10 item 30); only
+        // processes that left the group with `setsid` survive (README "Reliability").
+        if (signalLeftovers(pid, 'SIGKILL')) log.info({ pid }, 'action exited leaving processes in its process group; killed them');
       }
     }
   } finally {
