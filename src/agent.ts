@@ -4,8 +4,10 @@
  * signal handlers. Order follows spec 01 §7.1 with our additions (retries, schema wait,
  * recovery of abandoned executions, health endpoint).
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { spawn } from 'node:child_process';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { constants as osConstants, hostname } from 'node:os';
+import { isSea } from 'node:sea';
 import { join } from 'node:path';
 import { checkRunConfig } from './config/run-checks';
 import type { Config } from './config/types';
@@ -32,6 +34,7 @@ import { WorkerService } from './worker/service';
 import { PackEvents } from './worker/pack-events';
 import { createMetrics, startHealthServer, type HealthServer } from './health';
 import { AGENT_VERSION } from './version';
+import { exitCodeOf, planInit, type InitPlan } from './process/pid1';
 
 export interface RunAgentOptions {
   config: Config;
@@ -47,6 +50,10 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   const { config, env, log } = opts;
   const problems = checkRunConfig(config, env);
   if (problems.length > 0) throw new ConfigError(problems);
+
+  // 0. PID 1 duties (issue 17, src/process/pid1.ts): hand PID 1 to tini before anything starts.
+  const supervisedExit = await takePid1Duties(planInit(initFacts(env)), env, log);
+  if (supervisedExit !== null) return supervisedExit;
 
   const releases: Release[] = [];
   const stopSignal = new AbortController();
@@ -248,6 +255,80 @@ async function runReleases(releases: Release[], log: Logger): Promise<void> {
     } catch (e) {
       log.warn({ err: toError(e), resource: r.name }, 'error while releasing a resource during shutdown');
     }
+  }
+}
+
+function initFacts(env: NodeJS.ProcessEnv): Parameters<typeof planInit>[0] {
+  const proc = process as { execve?: unknown };
+  return {
+    pid: process.pid,
+    hasExecve: typeof proc.execve === 'function',
+    isSea: isSeaRuntime(),
+    execPath: process.execPath,
+    execArgv: process.execArgv,
+    argv: process.argv,
+    env,
+    isExecutable: (p) => {
+      try {
+        accessSync(p, fsConstants.X_OK);
+        return statSync(p).isFile();
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+function isSeaRuntime(): boolean {
+  try {
+    return isSea();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Carry out the PID 1 plan. Returns null to go on starting the agent, or the exit code of the
+ * supervised agent (Node without process.execve). On success `execve` does not return.
+ */
+async function takePid1Duties(plan: InitPlan, env: NodeJS.ProcessEnv, log: Logger): Promise<number | null> {
+  if (plan.kind === 'none') {
+    if (plan.underInit !== null) log.info({ init: plan.underInit }, 'running under tini as PID 1: orphaned processes are reaped');
+    return null;
+  }
+  if (plan.kind === 'unreaped') {
+    log.warn(plan.message);
+    return null;
+  }
+  if (plan.kind === 'execve') {
+    log.info({ init: plan.tini }, 'running as PID 1: re-executing under tini so orphaned processes are reaped (the agent continues as its child)');
+    await new Promise<void>((r) => process.stdout.write('', () => r()));
+    try {
+      (process as unknown as { execve(file: string, args: readonly string[], env: Record<string, string>): never }).execve(plan.tini, plan.argv, plan.env);
+    } catch (e) {
+      log.warn({ err: toError(e), init: plan.tini }, 'could not re-execute under tini; staying PID 1: orphaned processes of actions will stay zombies');
+      return null;
+    }
+  }
+  log.warn(
+    { init: plan.tini, node: process.version },
+    'running as PID 1 on a Node without process.execve: supervising the agent under `tini -s` (an extra process) so orphaned processes are reaped',
+  );
+  const child = spawn(plan.tini, plan.argv.slice(1), { stdio: 'inherit', env: { ...plan.env } });
+  const forwarded: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
+  const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
+  for (const sig of forwarded) process.on(sig, forward);
+  try {
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    return exitCodeOf(exit.code, exit.signal, osConstants.signals);
+  } catch (e) {
+    log.warn({ err: toError(e), init: plan.tini }, 'could not start tini; staying PID 1: orphaned processes of actions will stay zombies');
+    return null;
+  } finally {
+    for (const sig of forwarded) process.off(sig, forward);
   }
 }
 
