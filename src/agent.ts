@@ -35,6 +35,8 @@ import { PackEvents } from './worker/pack-events';
 import { createMetrics, startHealthServer, type HealthServer } from './health';
 import { AGENT_VERSION } from './version';
 import { exitCodeOf, planInit, type InitPlan } from './process/pid1';
+import { CompletionJournal } from './worker/completion-journal';
+import { journaledDb, journaledPublisher, replayCompletionJournal } from './worker/completion-replay';
 
 export interface RunAgentOptions {
   config: Config;
@@ -164,11 +166,18 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       await declareWorkerQueues(mq, worker.id);
     });
 
-    // 8. The execution service; settle what a previous process left running.
+    // 8. The execution service; settle what a previous process left running or unannounced.
+    const journal = await openCompletionJournal(env, config, worker.id, wlog);
+    const serviceDb = journal ? journaledDb(pool, journal, wlog) : pool;
+    const servicePublisher = journal ? journaledPublisher(publisher, journal) : publisher;
+    if (journal) {
+      const resent = await replayCompletionJournal({ journal, db: pool, publisher: servicePublisher, log: wlog });
+      wlog.info({ dir: journal.dir, resent }, 'completion journal replayed');
+    }
     const advertised = (caps.capabilities.runtime_versions ?? {}) as Record<string, string[]>;
     service = new WorkerService({
-      db: pool,
-      publisher,
+      db: serviceDb,
+      publisher: servicePublisher,
       config,
       env,
       workerId: worker.id,
@@ -255,6 +264,22 @@ async function runReleases(releases: Release[], log: Logger): Promise<void> {
     } catch (e) {
       log.warn({ err: toError(e), resource: r.name }, 'error while releasing a resource during shutdown');
     }
+  }
+}
+
+/**
+ * The completion journal of this worker (issue 17): `ATTUNE_AGENT_STATE_DIR`, default
+ * `<artifacts_dir>/.attune-agent` — a volume that survives container restarts in the chart and
+ * compose. Without a writable directory the agent runs on, with the old at-most-once window.
+ */
+async function openCompletionJournal(env: NodeJS.ProcessEnv, config: Config, workerId: number, log: Logger): Promise<CompletionJournal | null> {
+  const stateDir = env.ATTUNE_AGENT_STATE_DIR || join(config.artifactsDir, '.attune-agent');
+  const dir = join(stateDir, `worker-${workerId}`, 'pending-completions');
+  try {
+    return await CompletionJournal.open(dir);
+  } catch (e) {
+    log.warn({ err: toError(e), dir }, 'cannot create the completion journal (set ATTUNE_AGENT_STATE_DIR to a writable volume); a completion may be lost if the agent is killed');
+    return null;
   }
 }
 
