@@ -5,7 +5,7 @@
  * recovery of abandoned executions, health endpoint).
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants as fsConstants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { constants as osConstants, hostname } from 'node:os';
 import { isSea } from 'node:sea';
 import { join } from 'node:path';
@@ -35,6 +35,8 @@ import { PackEvents } from './worker/pack-events';
 import { createMetrics, startHealthServer, type HealthServer } from './health';
 import { AGENT_VERSION } from './version';
 import { exitCodeOf, planInit, type InitPlan } from './process/pid1';
+import { createCgroupOomWatch, DEFAULT_CHILD_OOM_SCORE_ADJ, withChildOomScore } from './process/oom';
+import type { OomWatch, ProcessSpawner } from './execution/ports';
 import { CompletionJournal } from './worker/completion-journal';
 import { journaledDb, journaledPublisher, replayCompletionJournal } from './worker/completion-replay';
 
@@ -188,6 +190,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       detectedShell: detected?.find((d) => d.name === 'shell')?.path ?? null,
       log: wlog,
       metrics,
+      ...actionProcessProtection(env, wlog),
     });
     const recovered = await service.recoverAbandoned();
     if (recovered > 0) wlog.warn({ count: recovered }, 'executions left running by a previous agent process were marked abandoned');
@@ -265,6 +268,20 @@ async function runReleases(releases: Release[], log: Logger): Promise<void> {
       log.warn({ err: toError(e), resource: r.name }, 'error while releasing a resource during shutdown');
     }
   }
+}
+
+/**
+ * Actions, not the agent, pay for memory (src/process/oom.ts): children start with a higher
+ * oom_score_adj (ATTUNE_AGENT_CHILD_OOM_SCORE_ADJ, default 1000), and SIGKILLs by the OOM killer
+ * are recognised from the memory cgroup's oom_kill counter.
+ */
+function actionProcessProtection(env: NodeJS.ProcessEnv, log: Logger): { spawner: ProcessSpawner; oom: OomWatch | null } {
+  const wanted = Number.parseInt(env.ATTUNE_AGENT_CHILD_OOM_SCORE_ADJ ?? '', 10);
+  const childScore = Number.isInteger(wanted) ? wanted : DEFAULT_CHILD_OOM_SCORE_ADJ;
+  const spawner = withChildOomScore(spawn as ProcessSpawner, childScore, log);
+  const oom = createCgroupOomWatch({ read: (p) => readFileSync(p, 'utf8'), exists: (p) => existsSync(p) });
+  log.info({ oomKillCounter: oom?.source ?? null }, oom ? 'OOM kills of actions are detected from the memory cgroup' : 'no memory cgroup counter: OOM kills cannot be told apart from other SIGKILLs');
+  return { spawner, oom };
 }
 
 /**

@@ -25,6 +25,7 @@ import { ensureRuntimeEnvironment, resolveEnvDir } from '../envs';
 import type { EnvMap } from '../execution/child-env';
 import { buildFailureOutcome, prepareFailureText, runExecution, runtimeFailureText, secretPathsFromSchema, type RuntimeRegistry } from '../execution';
 import type { ExecutionOutcome } from '../execution/types';
+import type { OomWatch, ProcessSpawner } from '../execution/ports';
 import type { Delivery, ConsumerDecision } from '../mq/consumer';
 import { parseCancelRequest, parseEnvelope, parseExecutionDispatch, type CompletionStatus } from '../mq/messages';
 import type { Publisher } from '../mq/publisher';
@@ -54,6 +55,10 @@ export interface WorkerServiceOptions {
   killGraceMs?: number;
   /** How long to keep retrying a final DB write / completion publish before giving up. */
   settleRetryMs?: number;
+  /** Spawner for actions (agent.ts: with the raised OOM score, src/process/oom.ts). */
+  spawner?: ProcessSpawner;
+  /** The memory cgroup's OOM kill counter, to explain SIGKILLs (src/process/oom.ts). */
+  oom?: OomWatch | null;
 }
 
 interface InFlight {
@@ -276,6 +281,8 @@ export class WorkerService {
       signal: entry.abort.signal,
       registry: this.opts.registry,
       killGraceMs: this.opts.killGraceMs,
+      spawner: this.opts.spawner,
+      oom: this.opts.oom ?? null,
     });
   }
 
