@@ -12,7 +12,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAgentTestEnv, pollUntil, type AgentProcess, type AgentTestEnv, type CreatedExecution } from '../../support/agent';
+import { createAgentTestEnv, pollUntil, type AgentProcess, type AgentTestEnv } from '../../support/agent';
+import { createExecutionCopies, dispatchAndWait } from '../../support/bulk-executions';
 import { descendants, zombiesOf, type ProcEntry } from '../../support/proc-tree';
 
 const COUNT = Number(process.env.ATTUNE_PID1_EXECUTIONS ?? 1000);
@@ -58,43 +59,14 @@ afterAll(async () => {
   }
 });
 
-async function createMany(workerId: number, count: number): Promise<CreatedExecution[]> {
-  const template = await e.cp.createExecution({ actionRef: ACTION, workerId, parameters: {} });
-  const copies = await e.cp.query(
-    `INSERT INTO execution (action, action_ref, pack_release, pack_release_digest, executable_snapshot, config, env_vars, worker, status, timeout_seconds)
-     SELECT action, action_ref, pack_release, pack_release_digest, executable_snapshot, config, env_vars, worker, status, timeout_seconds
-     FROM execution, generate_series(1, $2) WHERE id = $1
-     RETURNING id`,
-    [template.id, count - 1],
-  );
-  return [template, ...copies.rows.map((r) => ({ ...template, id: Number(r.id) }))];
-}
-
 /** Run `count` executions; returns the largest zombie count sampled while they ran. */
 async function runAll(agent: AgentProcess, workerId: number, count: number): Promise<number> {
-  const exs = await createMany(workerId, count);
-  const ids = new Set(exs.map((x) => x.id));
-  for (let i = 0; i < exs.length; i += 100) await Promise.all(exs.slice(i, i + 100).map((ex) => e.cp.dispatch(ex, workerId)));
-  const done = new Set<number>();
-  let scanned = 0;
+  const exs = await createExecutionCopies(e.cp, ACTION, workerId, count);
   let maxZombies = 0;
-  let lastSample = 0;
-  const deadline = Date.now() + 60_000 + count * 300;
-  while (done.size < ids.size) {
-    const msgs = e.cp.messages;
-    for (; scanned < msgs.length; scanned++) {
-      const m = msgs[scanned];
-      const id = Number(m?.body.payload?.execution_id);
-      if (m?.routingKey === 'execution.completed' && ids.has(id)) done.add(id);
-    }
-    if (Date.now() - lastSample > 500) {
-      lastSample = Date.now();
-      maxZombies = Math.max(maxZombies, zombiesOf(descendants(agent.pid)).length);
-    }
-    if (Date.now() > deadline) throw new Error(`only ${done.size} of ${ids.size} completions\n${agent.tail()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const r = await e.cp.query(`SELECT status, count(*)::int AS n FROM execution WHERE id = ANY($1) GROUP BY status`, [[...ids]]);
+  await dispatchAndWait(e.cp, exs, workerId, 60_000 + count * 300, () => {
+    maxZombies = Math.max(maxZombies, zombiesOf(descendants(agent.pid)).length);
+  });
+  const r = await e.cp.query(`SELECT status, count(*)::int AS n FROM execution WHERE id = ANY($1) GROUP BY status`, [exs.map((x) => x.id)]);
   expect(r.rows).toEqual([{ status: 'completed', n: count }]);
   return maxZombies;
 }
