@@ -13,6 +13,14 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 
+/** A message about to be handed to the broker: its envelope identity and the wire fields. */
+export interface JournaledMessage {
+  readonly messageId: string;
+  readonly at: string;
+  /** ExecutionStatusChanged new_status / previous_status, or ExecutionCompleted status. */
+  readonly fields: Readonly<Record<string, string>>;
+}
+
 export interface JournalEntry {
   readonly executionId: number;
   /** The terminal status being written (execution_status_enum). */
@@ -20,11 +28,20 @@ export interface JournalEntry {
   /** sha256 of canonicalJson(result) as written. */
   readonly resultHash: string;
   readonly at: string;
+  /**
+   * Set just before the message goes out: a replay publishes the SAME envelope again, which to
+   * the executor is a broker redelivery (which it must tolerate anyway), not a second message.
+   */
+  readonly statusMessage?: JournaledMessage;
+  readonly completionMessage?: JournaledMessage;
 }
 
 const ENTRY_RE = /^(\d+)\.json$/;
 
 export class CompletionJournal {
+  /** Entries of this process not ended yet (the files are the truth across restarts). */
+  private readonly open = new Map<number, JournalEntry>();
+
   private constructor(readonly dir: string) {}
 
   /** Create (0700) and open the journal directory. Throws when it cannot be created. */
@@ -36,25 +53,54 @@ export class CompletionJournal {
   /** Durably record that a terminal write for `executionId` is about to happen (replaces an older entry). */
   async begin(executionId: number, status: string, result: unknown): Promise<JournalEntry> {
     const entry: JournalEntry = { executionId, status, resultHash: resultHash(result), at: new Date().toISOString() };
-    const final = join(this.dir, `${executionId}.json`);
-    const tmp = `${final}.tmp`;
-    const fh = await fs.open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(`${JSON.stringify(entry)}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.rename(tmp, final);
-    await syncDir(this.dir);
+    await this.write(entry, true);
+    this.open.set(executionId, entry);
     return entry;
+  }
+
+  /**
+   * Record the envelope of a message for an open entry before it is published. Not fsync'd: a
+   * killed process cannot undo a rename; after a node crash the replay falls back to new ids.
+   */
+  async recordMessage(executionId: number, kind: 'status' | 'completion', message: JournaledMessage): Promise<void> {
+    const cur = this.open.get(executionId);
+    if (!cur) return;
+    const next: JournalEntry = kind === 'status' ? { ...cur, statusMessage: message } : { ...cur, completionMessage: message };
+    this.open.set(executionId, next);
+    await this.write(next, false);
+  }
+
+  /** The envelope already recorded for an open entry's message, if any. */
+  recordedMessage(executionId: number, kind: 'status' | 'completion'): JournaledMessage | undefined {
+    const e = this.open.get(executionId);
+    return kind === 'status' ? e?.statusMessage : e?.completionMessage;
+  }
+
+  /** Adopt entries found at start-up (pending()) so replayed messages are recorded too. */
+  adopt(entry: JournalEntry): void {
+    this.open.set(entry.executionId, entry);
   }
 
   /** The completion was sent (or is no longer owed): forget the entry. */
   async end(executionId: number): Promise<void> {
+    this.open.delete(executionId);
     // No fsync: a SIGKILL cannot undo a finished unlink; only a node crash could, and then the
     // replay finds the row already announced-or-not exactly as it would without the unlink.
     await fs.rm(join(this.dir, `${executionId}.json`), { force: true });
+  }
+
+  private async write(entry: JournalEntry, durable: boolean): Promise<void> {
+    const final = join(this.dir, `${entry.executionId}.json`);
+    const tmp = `${final}.tmp`;
+    const fh = await fs.open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(`${JSON.stringify(entry)}\n`);
+      if (durable) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.rename(tmp, final);
+    if (durable) await syncDir(this.dir);
   }
 
   async get(executionId: number): Promise<JournalEntry | null> {
@@ -90,10 +136,22 @@ async function readEntry(path: string): Promise<JournalEntry | null> {
   try {
     const v = JSON.parse(text) as Partial<JournalEntry>;
     if (typeof v.executionId !== 'number' || typeof v.status !== 'string' || typeof v.resultHash !== 'string') return null;
-    return { executionId: v.executionId, status: v.status, resultHash: v.resultHash, at: String(v.at ?? '') };
+    return {
+      executionId: v.executionId,
+      status: v.status,
+      resultHash: v.resultHash,
+      at: String(v.at ?? ''),
+      ...(isMessage(v.statusMessage) ? { statusMessage: v.statusMessage } : {}),
+      ...(isMessage(v.completionMessage) ? { completionMessage: v.completionMessage } : {}),
+    };
   } catch {
     return null;
   }
+}
+
+function isMessage(v: unknown): v is JournaledMessage {
+  const m = v as Partial<JournaledMessage> | null | undefined;
+  return !!m && typeof m.messageId === 'string' && typeof m.at === 'string' && typeof m.fields === 'object' && m.fields !== null;
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -7,18 +7,22 @@
  *                       status and result, an earlier attempt of this same write committed and
  *                       only its reply was lost (PostgreSQL restart), so the row is returned and
  *                       the completion still goes out; otherwise someone else finished it.
- *   journaledPublisher: a confirmed ExecutionCompleted clears the entry; so does an unconfirmed
- *                       one (maybe delivered: never re-sent, a duplicate double-releases the
- *                       action's slot).
+ *   journaledPublisher: each message's envelope id is journaled before it goes out; a confirmed
+ *                       ExecutionCompleted clears the entry; an unconfirmed one (maybe
+ *                       delivered) is published again with the SAME envelope.
  *   replayCompletionJournal (start-up): an entry whose row holds our terminal write gets its
  *                       ExecutionStatusChanged + ExecutionCompleted now; any other entry is dropped
  *                       (a row still `running` is settled by recoverAbandoned).
  *
- * Guarantee: every terminal status this agent wrote gets one ExecutionCompleted, across SIGKILL
- * and restarts with the journal volume kept; a second one only if the agent dies in the instant
- * between the broker's confirm and the unlink of the entry (at-least-once in that window, not
- * at-most-once as before).
+ * Guarantee: every terminal status this agent wrote gets exactly one ExecutionCompleted message
+ * (one message_id), across SIGKILL and restarts with the journal volume kept. Its delivery is
+ * at-least-once, as for any AMQP message: when the agent cannot know whether the broker took it
+ * (killed, or the connection lost, between publish and confirm), the same envelope is published
+ * again — to the executor exactly a broker redelivery, which it must tolerate anyway (its own
+ * crash before the ack); the newest executor releases the action's slot by execution id, so a
+ * redelivery releases nothing twice. Never a second message_id.
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
 import type { Queryable, QueryResultLike } from '../db/rows';
 import { mapExecutionRow, type ExecutionRow } from '../db/models/execution';
@@ -77,18 +81,39 @@ export function journaledDb(db: Queryable, journal: CompletionJournal, log: Logg
   };
 }
 
-/** `publisher` clearing journal entries once their ExecutionCompleted is settled. */
-export function journaledPublisher(publisher: CompletionPublisher, journal: CompletionJournal): CompletionPublisher {
+/**
+ * `publisher` with each message of an open entry journaled (its envelope id) before it goes out,
+ * and the entry cleared once the ExecutionCompleted is confirmed. A completion whose confirm was
+ * lost (maybe delivered) is published again with the same envelope until confirmed: to the
+ * executor that is a broker redelivery, never a second completion.
+ */
+export function journaledPublisher(publisher: CompletionPublisher, journal: CompletionJournal, opts: { maybeRetryMs?: number } = {}): CompletionPublisher {
+  const envelopeFor = async (executionId: number, kind: 'status' | 'completion', fields: Record<string, string>, given?: { messageId: string; at: Date }) => {
+    // A retry of a message that may have gone out keeps its envelope (harmless if it had not).
+    const recorded = journal.recordedMessage(executionId, kind);
+    const envelope = given ?? (recorded ? { messageId: recorded.messageId, at: new Date(recorded.at) } : { messageId: randomUUID(), at: new Date() });
+    await journal.recordMessage(executionId, kind, { messageId: envelope.messageId, at: envelope.at.toISOString(), fields }).catch(() => undefined);
+    return envelope;
+  };
   return {
-    publishExecutionStatusChanged: (input, opts) => publisher.publishExecutionStatusChanged(input, opts),
-    async publishExecutionCompleted(input, opts) {
-      try {
-        const env = await publisher.publishExecutionCompleted(input, opts);
-        await journal.end(input.executionId).catch(() => undefined);
-        return env;
-      } catch (e) {
-        if ((e as { maybeDelivered?: boolean }).maybeDelivered === true) await journal.end(input.executionId).catch(() => undefined);
-        throw e;
+    async publishExecutionStatusChanged(input, o) {
+      const envelope = await envelopeFor(input.executionId, 'status', { previousStatus: input.previousStatus, newStatus: input.newStatus }, o?.envelope);
+      return publisher.publishExecutionStatusChanged({ ...input, changedAt: envelope.at }, { ...o, envelope });
+    },
+    async publishExecutionCompleted(input, o) {
+      const envelope = await envelopeFor(input.executionId, 'completion', { status: input.status }, o?.envelope);
+      const deadline = Date.now() + (opts.maybeRetryMs ?? 60_000);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const env = await publisher.publishExecutionCompleted({ ...input, completedAt: envelope.at }, { ...o, envelope });
+          await journal.end(input.executionId).catch(() => undefined);
+          return env;
+        } catch (e) {
+          // Not sent at all: the caller's own retry handles it (with this envelope). Maybe sent:
+          // the same envelope again, here.
+          if ((e as { maybeDelivered?: boolean }).maybeDelivered !== true || Date.now() > deadline) throw e;
+          await sleep(Math.min(5000, 250 * 2 ** attempt));
+        }
       }
     },
   };
@@ -132,29 +157,50 @@ export async function replayCompletionJournal(opts: ReplayOptions): Promise<numb
       continue;
     }
     const wire = wireStatusesOfRow(row);
+    journal.adopt(entry);
+    // Messages the killed process had already handed out go again with the same envelope.
+    const sm = entry.statusMessage;
     try {
-      await opts.publisher.publishExecutionStatusChanged({ executionId: row.id, actionRef: row.actionRef, previousStatus: row.status, newStatus: wire.newStatus, changedAt: new Date() });
+      await opts.publisher.publishExecutionStatusChanged(
+        { executionId: row.id, actionRef: row.actionRef, previousStatus: sm?.fields.previousStatus ?? row.status, newStatus: sm?.fields.newStatus ?? wire.newStatus, changedAt: new Date() },
+        { envelope: sm ? { messageId: sm.messageId, at: new Date(sm.at) } : undefined },
+      );
     } catch (e) {
       elog.warn({ err: toError(e) }, 'could not publish ExecutionStatusChanged for a journaled completion');
     }
-    if (await publishWithRetry(opts.publisher, row, wire.completionStatus, elog)) {
+    const cm = entry.completionMessage;
+    const status = (cm?.fields.status as CompletionStatus | undefined) ?? wire.completionStatus;
+    if (await publishWithRetry(opts.publisher, row, status, cm ? { messageId: cm.messageId, at: new Date(cm.at) } : undefined, elog)) {
       sent++;
-      elog.warn({ status: row.status }, 'ExecutionCompleted sent after restart: the previous agent process was stopped between the final status and its completion');
+      elog.warn(
+        { status: row.status, sameEnvelope: cm !== undefined },
+        cm
+          ? 'ExecutionCompleted published again after restart (same message id: its confirm was not received before the previous agent process was stopped)'
+          : 'ExecutionCompleted sent after restart: the previous agent process was stopped between the final status and its completion',
+      );
     }
   }
   return sent;
 }
 
-async function publishWithRetry(publisher: CompletionPublisher, row: ExecutionRow, status: CompletionStatus, log: Logger): Promise<boolean> {
+async function publishWithRetry(
+  publisher: CompletionPublisher,
+  row: ExecutionRow,
+  status: CompletionStatus,
+  envelope: { messageId: string; at: Date } | undefined,
+  log: Logger,
+): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await publisher.publishExecutionCompleted({ executionId: row.id, actionId: row.action as number, actionRef: row.actionRef, status, result: row.result, completedAt: new Date() });
+      await publisher.publishExecutionCompleted(
+        { executionId: row.id, actionId: row.action as number, actionRef: row.actionRef, status, result: row.result, completedAt: envelope?.at ?? new Date() },
+        { envelope },
+      );
       return true;
     } catch (e) {
-      const maybe = (e as { maybeDelivered?: boolean }).maybeDelivered === true;
-      if (maybe || attempt >= 5) {
-        // Kept in the journal when certainly not sent: the next start tries again.
-        log.error({ err: toError(e), maybeDelivered: maybe }, 'journaled ExecutionCompleted not confirmed');
+      if (attempt >= 5) {
+        // Kept in the journal: the next start tries again (with the same envelope).
+        log.error({ err: toError(e) }, 'journaled ExecutionCompleted not confirmed; kept for the next start');
         return false;
       }
       await sleep(Math.min(5000, 250 * 2 ** attempt));

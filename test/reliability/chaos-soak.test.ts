@@ -332,7 +332,7 @@ describe(`chaos soak: ${EXECUTIONS} executions at concurrency ${CONCURRENCY} wit
         const m = /"executionId":(\d+)/.exec(line);
         if (m) maybeDeliveredIds.add(Number(m[1]));
       }
-      if (line.includes('ExecutionCompleted sent after restart')) {
+      if (line.includes('ExecutionCompleted sent after restart') || line.includes('ExecutionCompleted published again after restart')) {
         const m = /"executionId":(\d+)/.exec(line);
         if (m) journalResent.add(Number(m[1]));
       }
@@ -357,6 +357,9 @@ describe(`chaos soak: ${EXECUTIONS} executions at concurrency ${CONCURRENCY} wit
       lostCompletions: lostCompletions.length,
       completionsUnconfirmedByBrokerFaults: maybeDeliveredIds.size,
       completionsResentFromJournal: journalResent.size,
+      // The same envelope published again (confirm not seen before a SIGKILL or a broker fault):
+      // a redelivery to consumers, counted apart from duplicates (which have their own message id).
+      completionRedeliveriesSeen: h.recorder.redeliveries,
       failedReasons,
       duplicateActionRuns: duplicateRuns.length,
       completedWithoutRun: completedWithoutRun.length,

@@ -28,23 +28,31 @@ interface Sent {
   executionId: number;
   status?: string;
   result?: unknown;
+  messageId?: string;
 }
 
-function fakePublisher(opts: { failCompleted?: 'maybe' | 'not-sent' } = {}) {
+/** Records what is published; `failures` are thrown (in order) before anything is accepted. */
+function fakePublisher(failures: Array<'maybe' | 'not-sent'> = []) {
   const sent: Sent[] = [];
+  const attempts: string[] = [];
   return {
     sent,
-    async publishExecutionStatusChanged(input: { executionId: number; newStatus: string }) {
-      sent.push({ type: 'status', executionId: input.executionId, status: input.newStatus });
+    attempts,
+    async publishExecutionStatusChanged(input: { executionId: number; newStatus: string }, o?: { envelope?: { messageId: string } }) {
+      sent.push({ type: 'status', executionId: input.executionId, status: input.newStatus, messageId: o?.envelope?.messageId });
       return {} as never;
     },
-    async publishExecutionCompleted(input: { executionId: number; status: string; result: unknown }) {
-      if (opts.failCompleted) throw Object.assign(new Error('broker gone'), { maybeDelivered: opts.failCompleted === 'maybe' });
-      sent.push({ type: 'completed', executionId: input.executionId, status: input.status, result: input.result });
+    async publishExecutionCompleted(input: { executionId: number; status: string; result: unknown }, o?: { envelope?: { messageId: string } }) {
+      attempts.push(o?.envelope?.messageId ?? 'none');
+      const f = failures.shift();
+      if (f) throw Object.assign(new Error('broker gone'), { maybeDelivered: f === 'maybe' });
+      sent.push({ type: 'completed', executionId: input.executionId, status: input.status, result: input.result, messageId: o?.envelope?.messageId });
       return {} as never;
     },
   };
 }
+
+const completedInput = (id: number) => ({ executionId: id, actionId, actionRef: 'jpack.run', status: 'Completed' as const, result: RESULT, completedAt: new Date() });
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -103,7 +111,7 @@ describe('completion journal', () => {
     const pub = fakePublisher();
     const again = await CompletionJournal.open(dir);
     expect(await replayCompletionJournal({ journal: again, db: db.pool, publisher: journaledPublisher(pub, again), log })).toBe(1);
-    expect(pub.sent).toEqual([
+    expect(pub.sent).toMatchObject([
       { type: 'status', executionId: id, status: 'completed' },
       { type: 'completed', executionId: id, status: 'Completed', result: { ...RESULT, exit_code: 3, succeeded: false } },
     ]);
@@ -133,17 +141,34 @@ describe('completion journal', () => {
     expect(pub.sent).toEqual([]);
   });
 
-  it('keeps the entry after a confirmed-not-sent publish and clears it after a confirmed one', async () => {
+  it('keeps the entry until the completion is confirmed, re-publishing a maybe-delivered one with the same envelope', async () => {
     const id = await runningExecution();
     const journal = await CompletionJournal.open(dir);
-    const jdb = journaledDb(db.pool, journal, log);
-    await completeExecution(jdb, { id, status: 'completed', result: RESULT });
-    const down = fakePublisher({ failCompleted: 'not-sent' });
-    await expect(journaledPublisher(down, journal).publishExecutionCompleted({ executionId: id, actionId, actionRef: 'jpack.run', status: 'Completed', result: RESULT, completedAt: new Date() })).rejects.toThrow();
+    await completeExecution(journaledDb(db.pool, journal, log), { id, status: 'completed', result: RESULT });
+    // Not sent (no channel): the caller retries; the entry stays.
+    const down = fakePublisher(['not-sent']);
+    await expect(journaledPublisher(down, journal).publishExecutionCompleted(completedInput(id))).rejects.toThrow();
     expect(readdirSync(dir)).toEqual([`${id}.json`]);
-    const maybe = fakePublisher({ failCompleted: 'maybe' });
-    await expect(journaledPublisher(maybe, journal).publishExecutionCompleted({ executionId: id, actionId, actionRef: 'jpack.run', status: 'Completed', result: RESULT, completedAt: new Date() })).rejects.toThrow();
-    // Maybe delivered: never re-sent (a duplicate double-releases the action's slot).
+    // Sent but not confirmed, twice, then confirmed: one envelope throughout (a redelivery to consumers).
+    const flaky = fakePublisher(['maybe', 'maybe']);
+    await journaledPublisher(flaky, journal).publishExecutionCompleted(completedInput(id));
+    expect(new Set([...down.attempts, ...flaky.attempts]).size).toBe(1);
+    expect(flaky.sent).toHaveLength(1);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('replays a completion the killed process had handed out with the same message id', async () => {
+    const id = await runningExecution();
+    const journal = await CompletionJournal.open(dir);
+    await completeExecution(journaledDb(db.pool, journal, log), { id, status: 'completed', result: RESULT });
+    // The process is "killed" while waiting for the confirm: maybe delivered, retries exhausted.
+    const lost = fakePublisher(['maybe', 'maybe', 'maybe', 'maybe', 'maybe', 'maybe', 'maybe', 'maybe']);
+    await expect(journaledPublisher(lost, journal, { maybeRetryMs: 0 }).publishExecutionCompleted(completedInput(id))).rejects.toThrow();
+    const firstId = lost.attempts[0];
+    const again = await CompletionJournal.open(dir);
+    const pub = fakePublisher();
+    expect(await replayCompletionJournal({ journal: again, db: db.pool, publisher: journaledPublisher(pub, again), log })).toBe(1);
+    expect(pub.sent.filter((m) => m.type === 'completed').map((m) => m.messageId)).toEqual([firstId]);
     expect(readdirSync(dir)).toEqual([]);
   });
 
