@@ -5,9 +5,8 @@
  * recovery of abandoned executions, health endpoint).
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { constants as osConstants, hostname } from 'node:os';
-import { isSea } from 'node:sea';
 import { join } from 'node:path';
 import { checkRunConfig } from './config/run-checks';
 import type { Config } from './config/types';
@@ -34,9 +33,8 @@ import { WorkerService } from './worker/service';
 import { PackEvents } from './worker/pack-events';
 import { createMetrics, startHealthServer, type HealthServer } from './health';
 import { AGENT_VERSION } from './version';
-import { exitCodeOf, planInit, type InitPlan } from './process/pid1';
-import { createCgroupOomWatch, DEFAULT_CHILD_OOM_SCORE_ADJ, withChildOomScore } from './process/oom';
-import type { OomWatch, ProcessSpawner } from './execution/ports';
+import { currentInitFacts, exitCodeOf, planInit, type InitPlan } from './process/pid1';
+import { createActionProcessProtection, DEFAULT_CHILD_OOM_SCORE_ADJ } from './process/oom';
 import { CompletionJournal } from './worker/completion-journal';
 import { journaledDb, journaledPublisher, replayCompletionJournal } from './worker/completion-replay';
 
@@ -56,7 +54,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   if (problems.length > 0) throw new ConfigError(problems);
 
   // 0. PID 1 duties (issue 17, src/process/pid1.ts): hand PID 1 to tini before anything starts.
-  const supervisedExit = await takePid1Duties(planInit(initFacts(env)), env, log);
+  const supervisedExit = await takePid1Duties(planInit(currentInitFacts(env)), env, log);
   if (supervisedExit !== null) return supervisedExit;
 
   const releases: Release[] = [];
@@ -171,7 +169,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     // 8. The execution service; settle what a previous process left running or unannounced.
     const journal = await openCompletionJournal(env, config, worker.id, wlog);
     const serviceDb = journal ? journaledDb(pool, journal, wlog) : pool;
-    const servicePublisher = journal ? journaledPublisher(publisher, journal) : publisher;
+    const servicePublisher = journal ? journaledPublisher(publisher, journal, wlog) : publisher;
     if (journal) {
       const resent = await replayCompletionJournal({ journal, db: pool, publisher: servicePublisher, log: wlog });
       wlog.info({ dir: journal.dir, resent }, 'completion journal replayed');
@@ -190,7 +188,8 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       detectedShell: detected?.find((d) => d.name === 'shell')?.path ?? null,
       log: wlog,
       metrics,
-      ...actionProcessProtection(env, wlog),
+      // Actions, not the agent, pay for memory (src/process/oom.ts).
+      ...createActionProcessProtection(childOomScore(env), wlog),
     });
     const recovered = await service.recoverAbandoned();
     if (recovered > 0) wlog.warn({ count: recovered }, 'executions left running by a previous agent process were marked abandoned');
@@ -270,18 +269,10 @@ async function runReleases(releases: Release[], log: Logger): Promise<void> {
   }
 }
 
-/**
- * Actions, not the agent, pay for memory (src/process/oom.ts): children start with a higher
- * oom_score_adj (ATTUNE_AGENT_CHILD_OOM_SCORE_ADJ, default 1000), and SIGKILLs by the OOM killer
- * are recognised from the memory cgroup's oom_kill counter.
- */
-function actionProcessProtection(env: NodeJS.ProcessEnv, log: Logger): { spawner: ProcessSpawner; oom: OomWatch | null } {
+/** ATTUNE_AGENT_CHILD_OOM_SCORE_ADJ, default 1000 (the maximum). */
+function childOomScore(env: NodeJS.ProcessEnv): number {
   const wanted = Number.parseInt(env.ATTUNE_AGENT_CHILD_OOM_SCORE_ADJ ?? '', 10);
-  const childScore = Number.isInteger(wanted) ? wanted : DEFAULT_CHILD_OOM_SCORE_ADJ;
-  const spawner = withChildOomScore(spawn as ProcessSpawner, childScore, log);
-  const oom = createCgroupOomWatch({ read: (p) => readFileSync(p, 'utf8'), exists: (p) => existsSync(p) });
-  log.info({ oomKillCounter: oom?.source ?? null }, oom ? 'OOM kills of actions are detected from the memory cgroup' : 'no memory cgroup counter: OOM kills cannot be told apart from other SIGKILLs');
-  return { spawner, oom };
+  return Number.isInteger(wanted) ? wanted : DEFAULT_CHILD_OOM_SCORE_ADJ;
 }
 
 /**
@@ -297,35 +288,6 @@ async function openCompletionJournal(env: NodeJS.ProcessEnv, config: Config, wor
   } catch (e) {
     log.warn({ err: toError(e), dir }, 'cannot create the completion journal (set ATTUNE_AGENT_STATE_DIR to a writable volume); a completion may be lost if the agent is killed');
     return null;
-  }
-}
-
-function initFacts(env: NodeJS.ProcessEnv): Parameters<typeof planInit>[0] {
-  const proc = process as { execve?: unknown };
-  return {
-    pid: process.pid,
-    hasExecve: typeof proc.execve === 'function',
-    isSea: isSeaRuntime(),
-    execPath: process.execPath,
-    execArgv: process.execArgv,
-    argv: process.argv,
-    env,
-    isExecutable: (p) => {
-      try {
-        accessSync(p, fsConstants.X_OK);
-        return statSync(p).isFile();
-      } catch {
-        return false;
-      }
-    },
-  };
-}
-
-function isSeaRuntime(): boolean {
-  try {
-    return isSea();
-  } catch {
-    return false;
   }
 }
 

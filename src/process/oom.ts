@@ -13,7 +13,8 @@
  *    memory.oom_control) read before the spawn and after an abnormal exit tells the engine that
  *    the kernel killed a process of this cgroup meanwhile (execution/ports.ts `OomWatch`).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../log';
 import type { OomWatch, ProcessSpawner } from '../execution/ports';
 
@@ -129,4 +130,15 @@ export function createCgroupOomWatch(io: { read(path: string): string; exists(pa
       }
     },
   };
+}
+
+/** The action spawner with the raised score, and the OOM watch of the agent's memory cgroup. */
+export function createActionProcessProtection(childScore: number, log: Logger): { spawner: ProcessSpawner; oom: OomWatch | null } {
+  const spawner = withChildOomScore(spawn as ProcessSpawner, childScore, log);
+  const oom = createCgroupOomWatch({ read: (p) => readFileSync(p, 'utf8'), exists: (p) => existsSync(p) });
+  log.info(
+    { oomKillCounter: oom?.source ?? null },
+    oom ? 'OOM kills of actions are detected from the memory cgroup' : 'no memory cgroup counter: OOM kills cannot be told apart from other SIGKILLs',
+  );
+  return { spawner, oom };
 }

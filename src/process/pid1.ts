@@ -16,7 +16,9 @@
  *
  * Planning is pure (facts in, plan out); agent.ts carries the plan out.
  */
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { isSea } from 'node:sea';
 
 /** Set in the agent's environment by the re-exec, so the agent under tini can say so. */
 export const UNDER_INIT_ENV = 'ATTUNE_AGENT_UNDER_INIT';
@@ -89,4 +91,33 @@ function findTini(f: InitFacts): string | null {
 export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null, signalNumbers: Readonly<Record<string, number>>): number {
   if (code !== null) return code;
   return 128 + (signal ? (signalNumbers[signal] ?? 0) : 0);
+}
+
+/** The facts of this process (`env` is passed in: only agent.ts reads process.env). */
+export function currentInitFacts(env: Readonly<Record<string, string | undefined>>): InitFacts {
+  return {
+    pid: process.pid,
+    hasExecve: typeof (process as { execve?: unknown }).execve === 'function',
+    isSea: isSeaRuntime(),
+    execPath: process.execPath,
+    execArgv: process.execArgv,
+    argv: process.argv,
+    env,
+    isExecutable: (p) => {
+      try {
+        accessSync(p, fsConstants.X_OK);
+        return statSync(p).isFile();
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+function isSeaRuntime(): boolean {
+  try {
+    return isSea();
+  } catch {
+    return false;
+  }
 }

@@ -87,7 +87,7 @@ export function journaledDb(db: Queryable, journal: CompletionJournal, log: Logg
  * lost (maybe delivered) is published again with the same envelope until confirmed: to the
  * executor that is a broker redelivery, never a second completion.
  */
-export function journaledPublisher(publisher: CompletionPublisher, journal: CompletionJournal, opts: { maybeRetryMs?: number } = {}): CompletionPublisher {
+export function journaledPublisher(publisher: CompletionPublisher, journal: CompletionJournal, log: Logger, opts: { maybeRetryMs?: number } = {}): CompletionPublisher {
   const envelopeFor = async (executionId: number, kind: 'status' | 'completion', fields: Record<string, string>, given?: { messageId: string; at: Date }) => {
     // A retry of a message that may have gone out keeps its envelope (harmless if it had not).
     const recorded = journal.recordedMessage(executionId, kind);
@@ -112,6 +112,7 @@ export function journaledPublisher(publisher: CompletionPublisher, journal: Comp
           // Not sent at all: the caller's own retry handles it (with this envelope). Maybe sent:
           // the same envelope again, here.
           if ((e as { maybeDelivered?: boolean }).maybeDelivered !== true || Date.now() > deadline) throw e;
+          log.warn({ executionId: input.executionId, messageId: envelope.messageId, attempt, err: toError(e).message }, 'ExecutionCompleted not confirmed; publishing the same envelope again');
           await sleep(Math.min(5000, 250 * 2 ** attempt));
         }
       }

@@ -110,14 +110,14 @@ describe('completion journal', () => {
     // Second life: replay.
     const pub = fakePublisher();
     const again = await CompletionJournal.open(dir);
-    expect(await replayCompletionJournal({ journal: again, db: db.pool, publisher: journaledPublisher(pub, again), log })).toBe(1);
+    expect(await replayCompletionJournal({ journal: again, db: db.pool, publisher: journaledPublisher(pub, again, log), log })).toBe(1);
     expect(pub.sent).toMatchObject([
       { type: 'status', executionId: id, status: 'completed' },
       { type: 'completed', executionId: id, status: 'Completed', result: { ...RESULT, exit_code: 3, succeeded: false } },
     ]);
     expect(readdirSync(dir)).toEqual([]);
     // Third life: nothing left to send.
-    expect(await replayCompletionJournal({ journal: again, db: db.pool, publisher: journaledPublisher(pub, again), log })).toBe(0);
+    expect(await replayCompletionJournal({ journal: again, db: db.pool, publisher: journaledPublisher(pub, again, log), log })).toBe(0);
     expect(pub.sent.filter((m) => m.type === 'completed')).toHaveLength(1);
   });
 
@@ -126,7 +126,7 @@ describe('completion journal', () => {
     const journal = await CompletionJournal.open(dir);
     await journal.begin(id, 'completed', RESULT); // killed before the UPDATE
     const pub = fakePublisher();
-    expect(await replayCompletionJournal({ journal, db: db.pool, publisher: journaledPublisher(pub, journal), log })).toBe(0);
+    expect(await replayCompletionJournal({ journal, db: db.pool, publisher: journaledPublisher(pub, journal, log), log })).toBe(0);
     expect(pub.sent).toEqual([]);
     expect(readdirSync(dir)).toEqual([]);
   });
@@ -137,7 +137,7 @@ describe('completion journal', () => {
     await journal.begin(id, 'completed', RESULT);
     await abandonExecution(db.pool, id, { succeeded: false, error: 'marked by the executor' });
     const pub = fakePublisher();
-    expect(await replayCompletionJournal({ journal, db: db.pool, publisher: journaledPublisher(pub, journal), log })).toBe(0);
+    expect(await replayCompletionJournal({ journal, db: db.pool, publisher: journaledPublisher(pub, journal, log), log })).toBe(0);
     expect(pub.sent).toEqual([]);
   });
 
@@ -147,11 +147,11 @@ describe('completion journal', () => {
     await completeExecution(journaledDb(db.pool, journal, log), { id, status: 'completed', result: RESULT });
     // Not sent (no channel): the caller retries; the entry stays.
     const down = fakePublisher(['not-sent']);
-    await expect(journaledPublisher(down, journal).publishExecutionCompleted(completedInput(id))).rejects.toThrow();
+    await expect(journaledPublisher(down, journal, log).publishExecutionCompleted(completedInput(id))).rejects.toThrow();
     expect(readdirSync(dir)).toEqual([`${id}.json`]);
     // Sent but not confirmed, twice, then confirmed: one envelope throughout (a redelivery to consumers).
     const flaky = fakePublisher(['maybe', 'maybe']);
-    await journaledPublisher(flaky, journal).publishExecutionCompleted(completedInput(id));
+    await journaledPublisher(flaky, journal, log).publishExecutionCompleted(completedInput(id));
     expect(new Set([...down.attempts, ...flaky.attempts]).size).toBe(1);
     expect(flaky.sent).toHaveLength(1);
     expect(readdirSync(dir)).toEqual([]);
@@ -163,11 +163,11 @@ describe('completion journal', () => {
     await completeExecution(journaledDb(db.pool, journal, log), { id, status: 'completed', result: RESULT });
     // The process is "killed" while waiting for the confirm: maybe delivered, retries exhausted.
     const lost = fakePublisher(['maybe', 'maybe', 'maybe', 'maybe', 'maybe', 'maybe', 'maybe', 'maybe']);
-    await expect(journaledPublisher(lost, journal, { maybeRetryMs: 0 }).publishExecutionCompleted(completedInput(id))).rejects.toThrow();
+    await expect(journaledPublisher(lost, journal, log, { maybeRetryMs: 0 }).publishExecutionCompleted(completedInput(id))).rejects.toThrow();
     const firstId = lost.attempts[0];
     const again = await CompletionJournal.open(dir);
     const pub = fakePublisher();
-    expect(await replayCompletionJournal({ journal: again, db: db.pool, publisher: journaledPublisher(pub, again), log })).toBe(1);
+    expect(await replayCompletionJournal({ journal: again, db: db.pool, publisher: journaledPublisher(pub, again, log), log })).toBe(1);
     expect(pub.sent.filter((m) => m.type === 'completed').map((m) => m.messageId)).toEqual([firstId]);
     expect(readdirSync(dir)).toEqual([]);
   });
