@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 
 /** A message about to be handed to the broker: its envelope identity and the wire fields. */
 export interface JournaledMessage {
@@ -46,7 +46,7 @@ export class CompletionJournal {
 
   /** Create (0700) and open the journal directory. Throws when it cannot be created. */
   static async open(dir: string): Promise<CompletionJournal> {
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await mkdirs(dir);
     return new CompletionJournal(dir);
   }
 
@@ -146,6 +146,23 @@ async function readEntry(path: string): Promise<JournalEntry | null> {
     };
   } catch {
     return null;
+  }
+}
+
+/**
+ * mkdir -p one level at a time: Node's recursive mkdir spins forever in a libuv thread where
+ * mkdir keeps answering ENOENT (seen under /proc); here that is one clear error.
+ */
+async function mkdirs(dir: string): Promise<void> {
+  const abs = resolve(dir);
+  const parts = abs.split(sep).filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const p = sep + parts.slice(0, i).join(sep);
+    try {
+      await fs.mkdir(p, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
   }
 }
 

@@ -196,6 +196,12 @@ describe('completion journal', () => {
     expect(readdirSync(dir)).toEqual([`${id}.json`]);
   });
 
+  it('fails at once (no hang) for a state dir that cannot be created', async () => {
+    // Node's recursive mkdir spins forever on this one; the agent then runs without a journal.
+    await expect(CompletionJournal.open('/proc/attune-none/worker-1/pending-completions')).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(CompletionJournal.open('/etc/hostname/x')).rejects.toMatchObject({ code: 'ENOTDIR' });
+  });
+
   it('maps row statuses to the wire statuses the live path sends (spec 02 §5.3)', () => {
     expect(wireStatusesOfRow({ status: 'completed', result: { exit_code: 0 } })).toEqual({ newStatus: 'completed', completionStatus: 'Completed' });
     expect(wireStatusesOfRow({ status: 'failed', result: { exit_code: 1 } })).toEqual({ newStatus: 'completed', completionStatus: 'Completed' });
