@@ -4,7 +4,7 @@
 # missing, and `apt-get update` only then (or once after arm64 is added as a foreign architecture).
 set -eu
 
-PKGS="binutils patchelf binutils-aarch64-linux-gnu qemu-user-static busybox-static musl debootstrap buildah xz-utils"
+PKGS="binutils patchelf binutils-aarch64-linux-gnu qemu-user-static busybox-static musl debootstrap buildah xz-utils tini"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-build-deps: must run as root (apt-get, dpkg --add-architecture)" >&2

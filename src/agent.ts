@@ -4,8 +4,9 @@
  * signal handlers. Order follows spec 01 §7.1 with our additions (retries, schema wait,
  * recovery of abandoned executions, health endpoint).
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { constants as osConstants, hostname } from 'node:os';
 import { checkRunConfig } from './config/run-checks';
 import { listActivePackReleases } from './db/queries/list-active-pack-releases';
 import { packsTransportProblems, resolvePacksTransport, startApiPackTransport, type ApiPackTransportHandle } from './packs';
@@ -43,6 +44,10 @@ import { AGENT_VERSION } from './version';
 import { createApiAccess } from './wiring/api-access';
 import { createExecutionOutput } from './wiring/execution-output';
 import { reportSandbox } from './wiring/sandbox';
+import { currentInitFacts, exitCodeOf, planInit, type InitPlan } from './process/pid1';
+import { createActionProcessProtection } from './process/oom';
+import { childOomScore, openCompletionJournal } from './wiring/process-state';
+import { journaledDb, journaledPublisher, replayCompletionJournal } from './worker/completion-replay';
 
 export interface RunAgentOptions {
   config: Config;
@@ -62,6 +67,10 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   const artifactsTransport = resolveArtifactsTransport(config, existsSync); // issue 15: spec 06 §1 `auto`
   problems.push(...artifactsTransportProblems(config, env, artifactsTransport));
   if (problems.length > 0) throw new ConfigError(problems);
+
+  // 0. PID 1 duties (issue 17, src/process/pid1.ts): hand PID 1 to tini before anything starts.
+  const supervisedExit = await takePid1Duties(planInit(currentInitFacts(env)), env, log);
+  if (supervisedExit !== null) return supervisedExit;
 
   const releases: Release[] = [];
   const stopSignal = new AbortController();
@@ -198,13 +207,20 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     const output = createExecutionOutput(config, pool, { id: worker.id, name: worker.name }, apiAccess, wlog, artifactsTransport);
     releases.push({ name: 'log stream sealer', fn: () => output.stop(5_000) });
 
-    // 8. The execution service; settle what a previous process left running.
+    // 8. The execution service; settle what a previous process left running or unannounced.
+    const journal = await openCompletionJournal(env, config, worker.id, wlog);
+    const serviceDb = journal ? journaledDb(pool, journal, wlog) : pool;
+    const servicePublisher = journal ? journaledPublisher(publisher, journal, wlog) : publisher;
+    if (journal) {
+      const resent = await replayCompletionJournal({ journal, db: pool, publisher: servicePublisher, log: wlog });
+      wlog.info({ dir: journal.dir, resent }, 'completion journal replayed');
+    }
     // The same object the pack consumers rewrite in place after verification (advertised-versions.ts).
     caps.capabilities.runtime_versions ??= {};
     const advertised = caps.capabilities.runtime_versions as Record<string, string[]>;
     service = new WorkerService({
-      db: pool,
-      publisher,
+      db: serviceDb,
+      publisher: servicePublisher,
       config,
       env,
       workerId: worker.id,
@@ -217,6 +233,8 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       metrics,
       packReleases: apiPacks?.gate ?? null,
       output,
+      // Actions, not the agent, pay for memory (src/process/oom.ts).
+      ...createActionProcessProtection(childOomScore(env), wlog),
     });
     const recovered = await service.recoverAbandoned();
     if (recovered > 0) wlog.warn({ count: recovered }, 'executions left running by a previous agent process were marked abandoned');
@@ -319,6 +337,51 @@ async function runReleases(releases: Release[], log: Logger): Promise<void> {
     } catch (e) {
       log.warn({ err: toError(e), resource: r.name }, 'error while releasing a resource during shutdown');
     }
+  }
+}
+
+/**
+ * Carry out the PID 1 plan. Returns null to go on starting the agent, or the exit code of the
+ * supervised agent (Node without process.execve). On success `execve` does not return.
+ */
+async function takePid1Duties(plan: InitPlan, env: NodeJS.ProcessEnv, log: Logger): Promise<number | null> {
+  if (plan.kind === 'none') {
+    if (plan.underInit !== null) log.info({ init: plan.underInit }, 'running under tini as PID 1: orphaned processes are reaped');
+    return null;
+  }
+  if (plan.kind === 'unreaped') {
+    log.warn(plan.message);
+    return null;
+  }
+  if (plan.kind === 'execve') {
+    log.info({ init: plan.tini }, 'running as PID 1: re-executing under tini so orphaned processes are reaped (the agent continues as its child)');
+    await new Promise<void>((r) => process.stdout.write('', () => r()));
+    try {
+      (process as unknown as { execve(file: string, args: readonly string[], env: Record<string, string>): never }).execve(plan.tini, plan.argv, plan.env);
+    } catch (e) {
+      log.warn({ err: toError(e), init: plan.tini }, 'could not re-execute under tini; staying PID 1: orphaned processes of actions will stay zombies');
+      return null;
+    }
+  }
+  log.warn(
+    { init: plan.tini, node: process.version },
+    'running as PID 1 on a Node without process.execve: supervising the agent under `tini -s` (an extra process) so orphaned processes are reaped',
+  );
+  const child = spawn(plan.tini, plan.argv.slice(1), { stdio: 'inherit', env: { ...plan.env } });
+  const forwarded: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
+  const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
+  for (const sig of forwarded) process.on(sig, forward);
+  try {
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    return exitCodeOf(exit.code, exit.signal, osConstants.signals);
+  } catch (e) {
+    log.warn({ err: toError(e), init: plan.tini }, 'could not start tini; staying PID 1: orphaned processes of actions will stay zombies');
+    return null;
+  } finally {
+    for (const sig of forwarded) process.off(sig, forward);
   }
 }
 

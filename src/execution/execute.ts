@@ -63,6 +63,7 @@ export async function runExecution(request: ExecutionRequest, deps: ExecutionDep
     run = await runProcess(planned.spec, {
       log,
       spawner: deps.spawner,
+      oom: deps.oom ?? null,
       signal: deps.signal,
       killGraceMs: deps.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
       logFinalizationTimeoutMs: deps.logFinalizationTimeoutMs ?? DEFAULT_LOG_FINALIZATION_TIMEOUT_MS,

@@ -19,6 +19,19 @@ export interface SpawnInfo {
   argv: readonly string[];
 }
 
+/**
+ * The OOM killer's counter for the agent's memory cgroup (src/process/oom.ts), so a SIGKILL the
+ * agent did not send can be explained in the execution's error.
+ */
+export interface OomWatch {
+  /** The counter file, for the message (e.g. /sys/fs/cgroup/memory.events). */
+  readonly source: string;
+  /** Kills by the OOM killer so far, null when unreadable. */
+  killCount(): number | null;
+  /** memory.max / memory.limit_in_bytes as text, null when unreadable. */
+  memoryLimit(): string | null;
+}
+
 export interface ExecutionDeps {
   log: Logger;
   /** Fires on user cancel (spec 03 §6.3). */
@@ -33,6 +46,8 @@ export interface ExecutionDeps {
   logFinalizationTimeoutMs?: number;
   /** Temp dir for parameter files and inline scripts; default `os.tmpdir()` (spec 03 §9). */
   tmpDir?: string;
+  /** Explains SIGKILLs by the kernel's OOM killer; absent → a plain signal message. */
+  oom?: OomWatch | null;
   /** Called once the child is running. */
   onSpawn?: (info: SpawnInfo) => void;
   /**

@@ -8,10 +8,11 @@ import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log';
 import type { EnvMap } from './child-env';
 import { describeIoError, runtimeError } from './failures';
+import { describeKill } from './kill-reason';
 import type { OutputSink } from './log-sink';
 import { exitErrorText, parseOutput, type CollectedOutput, type StreamName } from './output';
 import { StreamCapture, writeParameters } from './pipes';
-import type { ProcessSpawner, SpawnInfo } from './ports';
+import type { OomWatch, ProcessSpawner, SpawnInfo } from './ports';
 import type { OutputFormat } from './types';
 
 export interface ProcessSpec {
@@ -34,6 +35,7 @@ export interface ProcessSpec {
 export interface RunOptions {
   log: Logger;
   spawner?: ProcessSpawner;
+  oom?: OomWatch | null;
   signal?: AbortSignal;
   killGraceMs: number;
   logFinalizationTimeoutMs: number;
@@ -146,6 +148,20 @@ function signalGroup(pid: number, signal: NodeJS.Signals, log: Logger): void {
   }
 }
 
+/**
+ * Signal the group of an action whose leader has exited (and been reaped): group only, never the
+ * pid, which may belong to another process by now. The group id stays reserved while any member
+ * lives, so it cannot name someone else's group. True when the group still had members.
+ */
+function signalLeftovers(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false; // ESRCH: nothing left; EPERM: members changed uid (cannot be stopped by us)
+  }
+}
+
 type Interrupt = 'cancel' | 'timeout';
 
 /** Resolves with the interrupt kind when the deadline passes or the signal aborts. */
@@ -192,6 +208,7 @@ export async function runProcess(spec: ProcessSpec, opts: RunOptions): Promise<P
   const start = performance.now();
   // spec 03 §6.1: fixed just before spawn; covers stdin, wait and drain.
   const deadline = start + spec.timeoutSec * 1000;
+  const oomKillsBefore = opts.oom?.killCount() ?? null;
   const { child, exited } = await spawnWithRetry(opts.spawner ?? nodeSpawn, spec);
   const pid = child.pid as number;
   opts.onSpawn?.({ pid, argv: [spec.command, ...spec.args] });
@@ -264,6 +281,11 @@ export async function runProcess(spec: ProcessSpec, opts: RunOptions): Promise<P
           stdoutCap.stop();
           stderrCap.stop();
         }
+        // The execution ends here: what the action left in its process group (`cmd &`,
+        // `nohup cmd &`, a double fork) goes with it, as on a terminal hang-up. Not signalled at
+        // exit, so the upstream drain above still sees late output (spec 03 §10 item 30); only
+        // processes that left the group with `setsid` survive (README "Reliability").
+        if (signalLeftovers(pid, 'SIGKILL')) log.info({ pid }, 'action exited leaving processes in its process group; killed them');
       }
     }
   } finally {
@@ -278,7 +300,9 @@ export async function runProcess(spec: ProcessSpec, opts: RunOptions): Promise<P
   const err = stderrCap.collector.result();
   // Exit by signal → -1 (Rust `status.code().unwrap_or(-1)`).
   const exitCode = exitInfo.code ?? -1;
-  return buildRunResult({ spec, out, err, exitCode, durationMs, stdinError, wasCancelled, wasTimedOut, logsIncomplete });
+  const killedBy = wasCancelled || wasTimedOut || exitCode === 0 ? null : describeKill(exitInfo, oomKillsBefore, opts.oom ?? null);
+  if (killedBy?.oom) log.warn({ pid, oomKillSource: opts.oom?.source }, 'action killed by the kernel OOM killer');
+  return buildRunResult({ spec, out, err, exitCode, durationMs, stdinError, wasCancelled, wasTimedOut, logsIncomplete, killedBy: killedBy?.text ?? null });
 }
 
 async function sealSinks(sinks: NonNullable<RunOptions['sinks']>, logsIncomplete: boolean): Promise<void> {
@@ -306,6 +330,8 @@ interface BuildInput {
   wasCancelled: boolean;
   wasTimedOut: boolean;
   logsIncomplete: boolean;
+  /** describeKill's text: replaces the exit error text. */
+  killedBy: string | null;
 }
 
 function buildRunResult(i: BuildInput): ProcessRunResult {
@@ -337,6 +363,8 @@ function buildRunResult(i: BuildInput): ProcessRunResult {
     // spec 03 §2.2: a broken pipe is ignored for a run that exited 0 in under 500 ms.
     const brokenPipe = i.stdinError.includes('Broken pipe') || i.stdinError.includes('os error 32');
     if (!(brokenPipe && i.durationMs < 500 && i.exitCode === 0)) error = i.stdinError;
+  } else if (i.killedBy !== null) {
+    error = i.killedBy;
   } else if (i.exitCode !== 0) {
     error = exitErrorText(i.exitCode, i.err.content);
   }

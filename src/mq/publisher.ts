@@ -36,6 +36,11 @@ export interface PublishOptions {
   connectTimeoutMs?: number;
   /** How long to wait for the broker's confirm once sent. Default 30 s. */
   confirmTimeoutMs?: number;
+  /**
+   * Envelope identity (default: a fresh UUID, now). Given when the same message is published
+   * again after a restart (worker/completion-replay.ts): to consumers it is a redelivery.
+   */
+  envelope?: { messageId: string; at: Date };
 }
 
 export interface PublisherOptions extends PublishOptions {
@@ -165,13 +170,13 @@ export function createPublisher(mq: MqConnection, opts: PublisherOptions): Publi
   return {
     publish,
     async publishExecutionStatusChanged(input, o) {
-      const env = buildEnvelope('ExecutionStatusChanged', executionStatusChangedPayload(input), { sourceService });
+      const env = buildEnvelope('ExecutionStatusChanged', executionStatusChangedPayload(input), { sourceService, messageId: o?.envelope?.messageId, now: o?.envelope?.at });
       const r = DEFAULT_ROUTES.ExecutionStatusChanged;
       await publish(r.exchange, r.routingKey, env, o);
       return env;
     },
     async publishExecutionCompleted(input, o) {
-      const env = buildEnvelope('ExecutionCompleted', executionCompletedPayload(input), { sourceService });
+      const env = buildEnvelope('ExecutionCompleted', executionCompletedPayload(input), { sourceService, messageId: o?.envelope?.messageId, now: o?.envelope?.at });
       const r = DEFAULT_ROUTES.ExecutionCompleted;
       await publish(r.exchange, r.routingKey, env, o);
       return env;

@@ -25,6 +25,7 @@ import { ensureRuntimeEnvironment, resolveEnvDir } from '../envs';
 import type { EnvMap } from '../execution/child-env';
 import { buildFailureOutcome, prepareFailureText, runExecution, runtimeFailureText, secretPathsFromSchema, type RuntimeRegistry } from '../execution';
 import type { ExecutionOutcome, ExecutionRequest } from '../execution/types';
+import type { OomWatch, ProcessSpawner } from '../execution/ports';
 import type { Delivery, ConsumerDecision } from '../mq/consumer';
 import { parseCancelRequest, parseEnvelope, parseExecutionDispatch, type CompletionStatus } from '../mq/messages';
 import type { Publisher } from '../mq/publisher';
@@ -61,6 +62,10 @@ export interface WorkerServiceOptions {
   packReleases?: PackReleaseGate | null;
   /** Log streams and file artifacts (spec 06); absent → no log artifacts. */
   output?: ExecutionOutput;
+  /** Spawner for actions (agent.ts: with the raised OOM score, src/process/oom.ts). */
+  spawner?: ProcessSpawner;
+  /** The memory cgroup's OOM kill counter, to explain SIGKILLs (src/process/oom.ts). */
+  oom?: OomWatch | null;
 }
 
 interface InFlight {
@@ -294,6 +299,8 @@ export class WorkerService {
         killGraceMs: this.opts.killGraceMs,
         logFinalizationTimeoutMs: this.opts.config.artifacts.logFinalizationTimeoutMs,
         sinks: set?.sinks ?? null,
+        spawner: this.opts.spawner,
+        oom: this.opts.oom ?? null,
       });
     } catch (e) {
       await set?.finish(false).catch(() => undefined);

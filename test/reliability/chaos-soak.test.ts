@@ -23,7 +23,9 @@
  * Invariants (database + recorded bus traffic, checked after the run):
  *   - every execution reaches a terminal status, and enters a terminal status exactly once
  *     (execution_history);
- *   - at most one ExecutionCompleted per execution (distinct envelope message_id);
+ *   - at most one ExecutionCompleted per execution (distinct envelope message_id), and at least
+ *     one for every terminal row (the completion journal, issue 17) except a publish a broker
+ *     fault left unconfirmed (never re-sent: at most once);
  *   - no row stuck in `running`/`scheduled` once the agent is back;
  *   - no process of the action left (its environment carries ATTUNE_PACK_REF=<unique pack>).
  * Figures printed: executions, faults by kind, statuses, lost, duplicated completions,
@@ -353,6 +355,7 @@ describe(`chaos soak: ${EXECUTIONS} executions at concurrency ${CONCURRENCY} wit
     agent.kill('SIGTERM');
     const finalExit = await agent.waitExit(60_000);
 
+    const log = h.readLog();
     // Why executions did not complete (fault-induced failures), and the missing completions.
     const notCompleted = await queryRetry<{ id: string; status: string; error: string | null }>(
       h.db.pool,
@@ -367,9 +370,25 @@ describe(`chaos soak: ${EXECUTIONS} executions at concurrency ${CONCURRENCY} wit
     const missingByStatus: Record<string, number> = {};
     for (const id of missingCompletion) missingByStatus[rows.get(id) as string] = (missingByStatus[rows.get(id) as string] ?? 0) + 1;
 
+    // A completion whose publish was cut by a broker fault (sent, not confirmed) is never re-sent
+    // (a duplicate double-releases the action's slot): that is the broker fault, not the agent's
+    // SIGKILL. Every other terminal row must have had its ExecutionCompleted (issue 17).
+    const maybeDeliveredIds = new Set<number>();
+    const journalResent = new Set<number>();
+    for (const line of log.split('\n')) {
+      if (line.includes('may not have reached the broker') || line.includes('journaled ExecutionCompleted not confirmed')) {
+        const m = /"executionId":(\d+)/.exec(line);
+        if (m) maybeDeliveredIds.add(Number(m[1]));
+      }
+      if (line.includes('ExecutionCompleted sent after restart') || line.includes('ExecutionCompleted published again after restart')) {
+        const m = /"executionId":(\d+)/.exec(line);
+        if (m) journalResent.add(Number(m[1]));
+      }
+    }
+    const lostCompletions = missingCompletion.filter((id) => !maybeDeliveredIds.has(id));
+
     const faultsByKind = { mq: 0, pg: 0, agent: 0 } as Record<FaultKind, number>;
     for (const f of faults) faultsByKind[f.kind]++;
-    const log = h.readLog();
     const figures = {
       executions: ids.length,
       concurrency: CONCURRENCY,
@@ -384,6 +403,12 @@ describe(`chaos soak: ${EXECUTIONS} executions at concurrency ${CONCURRENCY} wit
       duplicatedCompletions: duplicated.length,
       completionsMissing: missingCompletion.length,
       completionsMissingByStatus: missingByStatus,
+      lostCompletions: lostCompletions.length,
+      completionsUnconfirmedByBrokerFaults: maybeDeliveredIds.size,
+      completionsResentFromJournal: journalResent.size,
+      // The same envelope published again (confirm not seen before a SIGKILL or a broker fault):
+      // a redelivery to consumers, counted apart from duplicates (which have their own message id).
+      completionRedeliveriesSeen: h.recorder.redeliveries,
       failedReasons,
       duplicateActionRuns: duplicateRuns.length,
       completedWithoutRun: completedWithoutRun.length,
@@ -414,6 +439,7 @@ describe(`chaos soak: ${EXECUTIONS} executions at concurrency ${CONCURRENCY} wit
     expect(notExactlyOnceTerminal).toEqual([]);
     expect(auditNotExactlyOnce).toEqual([]);
     expect(duplicated).toEqual([]);
+    expect(lostCompletions).toEqual([]);
     expect(figures.stuckOpen).toBe(0);
     expect(completedWithoutRun).toEqual([]);
     expect(orphans).toEqual([]);

@@ -14,7 +14,7 @@ import { INSTALL_DIR, SEA_FUSE, ensureSeaBuilt, readelf, type SeaArch, type SeaB
 const LOADER: Record<SeaArch, string> = { x64: 'ld-linux-x86-64.so.2', arm64: 'ld-linux-aarch64.so.1' };
 const MACHINE: Record<SeaArch, RegExp> = { x64: /Machine:\s+Advanced Micro Devices X86-64/, arm64: /Machine:\s+AArch64/ };
 const LIBS = ['libc.so.6', 'libm.so.6', 'libdl.so.2', 'libpthread.so.0', 'libstdc++.so.6', 'libgcc_s.so.1'];
-const LICENSES = ['SOURCES.txt', 'libc6.copyright', 'libgcc-s1.copyright', 'libstdc++6.copyright', 'node.LICENSE'];
+const LICENSES = ['SOURCES.txt', 'libc6.copyright', 'libgcc-s1.copyright', 'libstdc++6.copyright', 'node.LICENSE', 'tini.copyright'];
 
 function count(buf: Buffer, needle: string): number {
   const n = Buffer.from(needle);
@@ -29,10 +29,10 @@ describe.each<SeaArch>(['x64', 'arm64'])('SEA bundle for linux-%s', (arch) => {
     build = await ensureSeaBuilt(arch);
   });
 
-  it('holds exactly attune-agent and lib/ with the loader, the six libraries and license files, all real files', () => {
+  it('holds exactly attune-agent and lib/ with the loader, the six libraries, tini and license files, all real files', () => {
     expect(readdirSync(build.dir).sort()).toEqual(['attune-agent', 'lib']);
     expect(statSync(build.binary).mode & 0o777).toBe(0o755);
-    expect(readdirSync(build.libDir).sort()).toEqual([LOADER[arch], ...LIBS, 'licenses'].sort());
+    expect(readdirSync(build.libDir).sort()).toEqual([LOADER[arch], ...LIBS, 'licenses', 'tini'].sort());
     for (const name of [LOADER[arch], ...LIBS]) {
       const st = lstatSync(join(build.libDir, name));
       expect(st.isFile(), `${name} is a regular file, not a symlink`).toBe(true);
@@ -42,6 +42,14 @@ describe.each<SeaArch>(['x64', 'arm64'])('SEA bundle for linux-%s', (arch) => {
     const sources = readFileSync(join(build.libDir, 'licenses', 'SOURCES.txt'), 'utf8');
     expect(sources).toMatch(/^ {2}libc6 \d+\.\d+-\S+/m);
     expect(sources).toContain(`node-linux-${arch}`);
+    expect(sources).toMatch(/Debian package tini \d+\.\d+/);
+  });
+
+  it('ships a statically linked tini for the same machine (the init for PID 1, src/process/pid1.ts)', () => {
+    const tini = join(build.libDir, 'tini');
+    expect(statSync(tini).mode & 0o777).toBe(0o755);
+    expect(readelf('-h', tini)).toMatch(MACHINE[arch]);
+    expect(readelf('-lW', tini)).not.toContain('Requesting program interpreter');
   });
 
   it(`requests the private loader under ${INSTALL_DIR}/lib and searches only that directory via DT_RPATH`, () => {

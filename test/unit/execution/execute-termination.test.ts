@@ -93,3 +93,30 @@ describe.skipIf(!HAS_BASH || !HAS_SLEEP)('cancellation', () => {
     process.kill(readPid(`${dir}/bg.pid`), 'SIGKILL');
   });
 });
+
+describe.skipIf(!HAS_BASH || !HAS_SLEEP)('processes an action leaves behind when it exits', () => {
+  it('stops what stayed in its process group (&, nohup, double fork) and leaves what left it with setsid', async () => {
+    const dir = tempDir();
+    const body = [
+      `sleep 30 & echo $! > ${dir}/bg.pid`,
+      `nohup sleep 30 >/dev/null 2>&1 & echo $! > ${dir}/nohup.pid`,
+      `( trap '' TERM; sleep 30 & echo $! > ${dir}/double.pid ) &`,
+      `setsid sleep 30 >/dev/null 2>&1 < /dev/null & echo $! > ${dir}/setsid.pid`,
+      `while [ ! -s ${dir}/double.pid ]; do sleep 0.01; done`,
+      'echo done',
+    ].join('\n');
+    const outcome = await run(makeRequest({ packDir: makePack({ 'act.sh': body }), timeoutSec: 20 }));
+    expect(outcome.status).toBe('completed');
+    // The TERM-ignoring double-forked child holds stdout: the upstream drain bound applies first.
+    expect(outcome.result.logs_incomplete).toBe(true);
+    for (const name of ['bg', 'nohup', 'double']) {
+      expect(await waitFor(() => !isAlive(readPid(`${dir}/${name}.pid`)), 2000), name).toBe(true);
+    }
+    const escaped = readPid(`${dir}/setsid.pid`);
+    try {
+      expect(isAlive(escaped)).toBe(true);
+    } finally {
+      process.kill(escaped, 'SIGKILL');
+    }
+  });
+});
