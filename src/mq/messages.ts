@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { describeValue, isPlainObject, isRfc3339, type ParseResult } from './json';
 import { isMessageType, MESSAGE_TYPES, type MessageType } from './routing';
 // The DB enum literals are the wire strings too (spec 02 §5.1, spec 04 §2); one definition.
-import type { ExecutionStatusValue } from '../db/models/enums';
+import type { ExecutionStatusValue } from '../domain/execution-status';
 
 export * from './routing';
 export * from './payloads';

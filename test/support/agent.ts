@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as amqp from 'amqplib';
-// @ts-ignore -- plain ESM shared with `npm run demo`; typed by ControlPlane below (no .d.mts yet)
+// Plain ESM shared with `npm run demo`; its .d.mts declares the exports, ControlPlane below types the class.
 import { ControlPlane as ControlPlaneImpl, envelope as envelopeImpl } from '../../scripts/lib/control-plane.mjs';
 import { createTestVhost, type TestVhost } from './amqp';
 import { BUNDLE, ROOT } from './cli';
@@ -92,7 +92,7 @@ type ControlPlaneCtor = new (opts: { databaseUrl: string; amqpUrl: string; packs
 const ControlPlaneClass = ControlPlaneImpl as unknown as ControlPlaneCtor;
 
 /** An envelope as upstream producers write it (spec 02 §3.1). */
-export const envelope = envelopeImpl as unknown as (messageType: string, payload: unknown, sourceService: string) => Record<string, unknown>;
+export const envelope = envelopeImpl;
 
 // ---------------------------------------------------------------- agent process
 
