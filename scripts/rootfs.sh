@@ -25,8 +25,9 @@ host_arch="$(dpkg --print-architecture)"
 case "$name" in
   debian) recipe="v1 debootstrap --variant=minbase --include=python3 bookworm $host_arch" ;;
   # Base of the stand-in for node:24-bookworm-slim in the hermetic Dockerfile builder test: the
-  # builder stage's build tools preinstalled, so nothing is fetched inside the build.
-  node-builder) recipe="v1 debootstrap --variant=minbase --include=binutils,patchelf,xz-utils bookworm $host_arch" ;;
+  # builder stage's build tools preinstalled (tini: the bundle's lib/tini), so nothing is fetched
+  # inside the build.
+  node-builder) recipe="v2 debootstrap --variant=minbase --include=binutils,patchelf,xz-utils,tini bookworm $host_arch" ;;
   busybox) recipe="v1 busybox-static:$host_arch" ;;
   musl) recipe="v1 busybox-static:$host_arch musl:$host_arch" ;;
   empty) recipe="v1 empty" ;;
@@ -105,7 +106,7 @@ case "$name" in
   debian|node-builder)
     mirror="$(apt_mirror)"
     include=python3
-    [ "$name" = node-builder ] && include=binutils,patchelf,xz-utils
+    [ "$name" = node-builder ] && include=binutils,patchelf,xz-utils,tini
     echo "rootfs.sh: debootstrap --variant=minbase --include=$include bookworm from $mirror (a few minutes, once)" >&2
     if ! debootstrap --variant=minbase --include="$include" bookworm "$work" "$mirror" >"$work.log" 2>&1; then
       echo "rootfs.sh: debootstrap failed (mirror $mirror); last lines of $work.log:" >&2

@@ -152,8 +152,8 @@ describe('npm run bench -- --quick', () => {
     expect(run.stdout).toContain('| target | met? |');
     expect(md).toContain(doc.meta.agentLabel);
     const rows = doc.rows as Json[];
-    // 3 detection + 3 start-up + 3 overhead + 6 throughput + 2 heavy + 1 soak + 2 API packs
-    expect(rows).toHaveLength(20);
+    // 3 detection + 3 start-up + 3 overhead + 6 throughput + 2 heavy + 1 soak + 4 API packs (p50/p95 of cold vs warm, object vs volume)
+    expect(rows).toHaveLength(22);
     for (const r of rows) expect(r.measure).not.toMatch(/^(failed|not run)/);
     expect(rows.filter((r) => r.target !== '—').every((r) => typeof r.met === 'boolean')).toBe(true);
   });

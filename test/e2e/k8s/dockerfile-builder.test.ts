@@ -20,7 +20,8 @@ import { STORAGE, assertBuildahInstalled, buildah, buildahOk, ensureBaseImages, 
 const VERSION = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version as string;
 const SEA_NODE = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { seaNode: { version: string } }).seaNode.version;
 const CACHE = process.env.ATTUNE_AGENT_CACHE_DIR || join(REPO_ROOT, '.cache');
-const NODE_IMAGE = 'localhost/attune-ci/node:24-bookworm-builder';
+// -v2: the node-builder root gained tini (the bundle's lib/tini) and the image is keyed by it.
+const NODE_IMAGE = 'localhost/attune-ci/node:24-bookworm-builder-v2';
 const TAG = `localhost/attune-test/agent-init-from-builder:${process.pid}`;
 
 /** Debian + binutils/patchelf + the pinned Node 24 + the host's npm, committed once per cache. */

@@ -154,8 +154,10 @@ describe('Helm pod flow, storage.mode object: no shared volume, packs and logs t
     const seg = await cp!.query('SELECT id FROM log_stream WHERE artifact_version = $1', [stderr.version_id]);
     expect(api.segmentBytes(seg.rows[0]!.id as string).toString()).toBe('starting\n');
     expect(api.requestsTo(/\/segments\/\d+$/).every((r) => r.claims?.metadata.worker_id === String(workerId))).toBe(true);
-    // The staging emptyDir holds no log file (result.json of executions without secrets only).
-    const staged = readdirSync(rendered.vol.artifacts!);
+    // The staging emptyDir holds no log file: result.json of executions without secrets, and the
+    // agent's completion journal (.attune-agent, kept there because the emptyDir survives a
+    // container restart).
+    const staged = readdirSync(rendered.vol.artifacts!).filter((n) => n !== '.attune-agent');
     expect(staged.every((n) => /^execution_\d+$/.test(n)), staged.join(',')).toBe(true);
   });
 
