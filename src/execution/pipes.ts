@@ -5,6 +5,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { describeIoError } from './failures';
 import { BoundedCollector, type StreamName } from './output';
+import { adoptPipeWithSharedBuffer } from './pipe-reader';
 
 /** Rust's io::Error text for a failed pipe write (EPIPE or a pipe Node already closed). */
 function stdinErrorText(e: unknown): string {
@@ -56,29 +57,33 @@ export class StreamCapture {
   ended = false;
   incomplete = false;
   private stopped = false;
+  private readonly stream: Readable;
   readonly done: Promise<void>;
 
   constructor(
-    private readonly stream: Readable,
+    stream: Readable,
     name: StreamName,
     maxBytes: number,
     onKept: (chunk: Buffer, isNotice: boolean) => void,
   ) {
     this.collector = new BoundedCollector(maxBytes, name);
+    const onChunk = (chunk: Buffer): void => {
+      if (this.stopped) return;
+      for (const kept of this.collector.write(chunk)) onKept(kept, kept === this.collector.notice);
+    };
+    const adopted = adoptPipeWithSharedBuffer(stream, onChunk);
+    this.stream = adopted ?? stream;
+    if (!adopted) stream.on('data', onChunk);
     this.done = new Promise((resolve) => {
-      stream.on('data', (chunk: Buffer) => {
-        if (this.stopped) return;
-        for (const kept of this.collector.write(chunk)) onKept(kept, kept === this.collector.notice);
-      });
-      stream.once('end', () => {
+      this.stream.once('end', () => {
         this.ended = true;
         resolve();
       });
-      stream.once('error', () => {
+      this.stream.once('error', () => {
         this.incomplete = true;
         resolve();
       });
-      stream.once('close', () => resolve());
+      this.stream.once('close', () => resolve());
     });
   }
 
@@ -90,4 +95,3 @@ export class StreamCapture {
     this.stream.destroy();
   }
 }
-
