@@ -22,8 +22,8 @@ export interface CollectedOutput {
   bytesTruncated: number;
 }
 
-/** First arena allocation: most actions print less; it grows by doubling up to the limit. */
-const INITIAL_ARENA_BYTES = 16 * 1024;
+/** Smallest arena: most actions print a few lines; it grows by doubling up to the limit. */
+const MIN_ARENA_BYTES = 1024;
 
 /**
  * `BoundedLogWriter`: keeps at most `max − 128` data bytes, then the notice once; everything
@@ -80,9 +80,10 @@ export class BoundedCollector {
   private grow(needed: number): void {
     // Never more than the limit itself (data + notice ≤ max, or the notice alone when max < 128).
     const cap = Math.max(this.maxBytes, needed);
-    let size = Math.max(INITIAL_ARENA_BYTES, this.arena.length * 2);
+    let size = Math.max(MIN_ARENA_BYTES, this.arena.length * 2);
     while (size < needed) size *= 2;
-    const next = Buffer.allocUnsafeSlow(Math.min(size, cap));
+    // Small arenas come from Node's shared pool (allocUnsafe), large ones are their own allocation.
+    const next = Buffer.allocUnsafe(Math.min(size, cap));
     this.arena.copy(next, 0, 0, this.keptBytes);
     this.arena = next;
   }
