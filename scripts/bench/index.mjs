@@ -117,7 +117,7 @@ function parseArgs(argv) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.help) {
-    process.stdout.write('usage: node scripts/bench/index.mjs [--quick|--issue-sizes] [--levels 1,4,16] [--out DIR] [--only detection,startup,overhead,throughput,heavy,soak,apipacks] [--agent auto|sea|node] [--cpu-prof DIR] [--bundle FILE] [--node BIN] [--keep]\n');
+    process.stdout.write('usage: node scripts/bench/index.mjs [--quick|--issue-sizes] [--levels 1,4,16] [--out DIR] [--only detection,startup,overhead,throughput,heavy,soak,apipacks] [--agent auto|sea|node] [--cpu-prof DIR] [--bundle FILE] [--node BIN] [--keep] [--soak-executions N]\n');
     return 0;
   }
   const notes = [];
