@@ -16,6 +16,7 @@
 //   --bundle F  run `node F` instead of dist/attune-agent.cjs (e.g. a scratch build, for before/after)
 //   --node N    run the bundle with the Node binary N (e.g. the SEA's pinned Node) instead of this one
 //   --keep      keep the work directory (agent logs, artifacts) and print its path
+//   --soak-executions N  soak with N executions instead of the size's count (a local check)
 //
 // It creates and removes what it needs: a PostgreSQL database with a random name (development
 // schema, scripts/apply-schema.mjs), a RabbitMQ vhost (rabbitmqctl), the bench pack, the
@@ -103,6 +104,7 @@ function parseArgs(argv) {
     else if (a === '--bundle') opts.bundle = resolve(value());
     else if (a === '--node') opts.nodePath = resolve(value());
     else if (a === '--keep') opts.keep = true;
+    else if (a === '--soak-executions') opts.soakExecutions = Number(value());
     else if (a === '-h' || a === '--help') opts.help = true;
     else throw new Error(`unknown argument ${a}`);
   }
@@ -115,7 +117,7 @@ function parseArgs(argv) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.help) {
-    process.stdout.write('usage: node scripts/bench/index.mjs [--quick|--issue-sizes] [--levels 1,4,16] [--out DIR] [--only detection,startup,overhead,throughput,heavy,soak,apipacks] [--agent auto|sea|node] [--cpu-prof DIR] [--bundle FILE] [--node BIN] [--keep]\n');
+    process.stdout.write('usage: node scripts/bench/index.mjs [--quick|--issue-sizes] [--levels 1,4,16] [--out DIR] [--only detection,startup,overhead,throughput,heavy,soak,apipacks] [--agent auto|sea|node] [--cpu-prof DIR] [--bundle FILE] [--node BIN] [--keep] [--soak-executions N]\n');
     return 0;
   }
   const notes = [];
@@ -147,7 +149,9 @@ async function main() {
   process.once('SIGTERM', onSignal);
 
   const started = Date.now();
-  const sizes = opts.quick ? SIZES.quick : opts.issueSizes ? SIZES.issue : SIZES.full;
+  const base = opts.quick ? SIZES.quick : opts.issueSizes ? SIZES.issue : SIZES.full;
+  // --soak-executions N: a shorter soak for a local check (the notes say it was scaled down).
+  const sizes = opts.soakExecutions > 0 ? { ...base, soakExecutions: opts.soakExecutions } : base;
   const results = {};
   let failed = 0;
   let agent;

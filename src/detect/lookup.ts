@@ -15,6 +15,11 @@ export interface LookupOptions {
  * Upstream spawns `which <binary>`; we search in-process with the `which` package instead,
  * because minimal images often lack a `which` binary (upstream then falls back to
  * `sh -c "command -v"`, which finds the same executable files on PATH).
+ *
+ * The search is synchronous on purpose (issue 18): a few dozen stat calls take well under a
+ * millisecond, while the async variant makes one thread-pool round trip per PATH entry, one
+ * after another, so with a long PATH the probes of later candidates started 5–15 ms after the
+ * first one and detection took ~1.5× its slowest probe.
  */
 export async function findBinary(binary: string, opts: LookupOptions): Promise<string | null> {
   const fileExists = opts.fileExists ?? existsSync;
@@ -31,7 +36,7 @@ export async function findBinary(binary: string, opts: LookupOptions): Promise<s
 
   let found: string | null;
   try {
-    found = await which(binary, { path: searchPath, nothrow: true });
+    found = which.sync(binary, { path: searchPath, nothrow: true });
   } catch {
     return null;
   }

@@ -22,12 +22,21 @@ export interface CollectedOutput {
   bytesTruncated: number;
 }
 
+/** Smallest arena: most actions print a few lines; it grows by doubling up to the limit. */
+const MIN_ARENA_BYTES = 1024;
+
 /**
  * `BoundedLogWriter`: keeps at most `max − 128` data bytes, then the notice once; everything
  * after is counted and dropped. Memory stays bounded by `maxBytes` whatever the child prints.
+ *
+ * The kept bytes are copied into one arena that grows by doubling (issue 18): chunks may be
+ * views of a pipe read buffer that is reused for the next read, the result is decoded straight
+ * from the arena (no `Buffer.concat` of up to `max_stdout_bytes`), and what `write` returns
+ * are views of the arena, stable because bytes once written are never overwritten (a grown
+ * arena is a new allocation; views of the old one stay valid).
  */
 export class BoundedCollector {
-  private readonly chunks: Buffer[] = [];
+  private arena: Buffer = Buffer.alloc(0);
   private keptBytes = 0; // data + notice, i.e. upstream `buffer.len()`
   private dataBytes = 0;
   private totalBytes = 0;
@@ -50,21 +59,33 @@ export class BoundedCollector {
     const remaining = Math.max(0, effectiveLimit - this.keptBytes);
     if (remaining === 0) return [this.addNotice()];
     if (chunk.length <= remaining) {
-      // Copy: a pipe chunk may be a view into a larger pooled allocation.
-      const kept = Buffer.from(chunk);
-      this.keep(kept);
-      this.dataBytes += kept.length;
-      return [kept];
+      this.dataBytes += chunk.length;
+      return [this.keep(chunk)];
     }
-    const kept = Buffer.from(chunk.subarray(0, remaining));
-    this.keep(kept);
+    const kept = this.keep(chunk.subarray(0, remaining));
     this.dataBytes += kept.length;
     return [kept, this.addNotice()];
   }
 
-  private keep(b: Buffer): void {
-    this.chunks.push(b);
-    this.keptBytes += b.length;
+  /** Copies `b` into the arena; returns the arena's view of it. */
+  private keep(b: Buffer): Buffer {
+    const end = this.keptBytes + b.length;
+    if (end > this.arena.length) this.grow(end);
+    b.copy(this.arena, this.keptBytes);
+    const view = this.arena.subarray(this.keptBytes, end);
+    this.keptBytes = end;
+    return view;
+  }
+
+  private grow(needed: number): void {
+    // Never more than the limit itself (data + notice ≤ max, or the notice alone when max < 128).
+    const cap = Math.max(this.maxBytes, needed);
+    let size = Math.max(MIN_ARENA_BYTES, this.arena.length * 2);
+    while (size < needed) size *= 2;
+    // Small arenas come from Node's shared pool (allocUnsafe), large ones are their own allocation.
+    const next = Buffer.allocUnsafe(Math.min(size, cap));
+    this.arena.copy(next, 0, 0, this.keptBytes);
+    this.arena = next;
   }
 
   private addNotice(): Buffer {
@@ -75,7 +96,7 @@ export class BoundedCollector {
 
   result(): CollectedOutput {
     return {
-      content: Buffer.concat(this.chunks, this.keptBytes).toString('utf8'),
+      content: this.arena.toString('utf8', 0, this.keptBytes),
       truncated: this.truncated,
       bytesTruncated: this.truncated ? this.totalBytes - this.dataBytes : 0,
     };

@@ -5,6 +5,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { describeIoError } from './failures';
 import { BoundedCollector, type StreamName } from './output';
+import { adoptPipeWithSharedBuffer } from './pipe-reader';
 
 /** Rust's io::Error text for a failed pipe write (EPIPE or a pipe Node already closed). */
 function stdinErrorText(e: unknown): string {
@@ -51,35 +52,82 @@ export async function writeParameters(stdin: Writable, content: string | null): 
   return error;
 }
 
+/**
+ * A stream switches to the shared read buffer once it has delivered this much (issue 18): the
+ * switch costs a socket object, which most actions (a few lines of output) need not pay.
+ */
+export const ADOPT_AFTER_BYTES = 1024 * 1024;
+
 export class StreamCapture {
   readonly collector: BoundedCollector;
   ended = false;
   incomplete = false;
   private stopped = false;
+  private stream: Readable;
+  private receivedBytes = 0;
+  private resolveDone: () => void = () => undefined;
+  private unwatch: () => void = () => undefined;
   readonly done: Promise<void>;
 
   constructor(
-    private readonly stream: Readable,
+    stream: Readable,
     name: StreamName,
     maxBytes: number,
-    onKept: (chunk: Buffer, isNotice: boolean) => void,
+    private readonly onKept: (chunk: Buffer, isNotice: boolean) => void,
   ) {
     this.collector = new BoundedCollector(maxBytes, name);
+    this.stream = stream;
     this.done = new Promise((resolve) => {
-      stream.on('data', (chunk: Buffer) => {
-        if (this.stopped) return;
-        for (const kept of this.collector.write(chunk)) onKept(kept, kept === this.collector.notice);
-      });
-      stream.once('end', () => {
-        this.ended = true;
-        resolve();
-      });
-      stream.once('error', () => {
-        this.incomplete = true;
-        resolve();
-      });
-      stream.once('close', () => resolve());
+      this.resolveDone = resolve;
     });
+    this.watch(stream);
+    stream.on('data', this.onData);
+  }
+
+  private readonly onChunk = (chunk: Buffer): void => {
+    if (this.stopped) return;
+    for (const kept of this.collector.write(chunk)) this.onKept(kept, kept === this.collector.notice);
+  };
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.onChunk(chunk);
+    this.receivedBytes += chunk.length;
+    if (this.receivedBytes >= ADOPT_AFTER_BYTES && !this.stopped) this.switchToSharedBuffer();
+  };
+
+  private switchToSharedBuffer(): void {
+    const old = this.stream;
+    const adopted = adoptPipeWithSharedBuffer(old, this.onChunk);
+    // Not a libuv pipe, or data is buffered: stay on 'data' events, without counting further.
+    if (adopted === null) {
+      this.receivedBytes = -Infinity;
+      return;
+    }
+    // The old stream is destroyed but emits 'close' only on the next tick: detach first.
+    old.off('data', this.onData);
+    this.unwatch();
+    this.stream = adopted;
+    this.watch(adopted);
+  }
+
+  private watch(stream: Readable): void {
+    const onEnd = (): void => {
+      this.ended = true;
+      this.resolveDone();
+    };
+    const onError = (): void => {
+      this.incomplete = true;
+      this.resolveDone();
+    };
+    const onClose = (): void => this.resolveDone();
+    stream.once('end', onEnd);
+    stream.once('error', onError);
+    stream.once('close', onClose);
+    this.unwatch = () => {
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+    };
   }
 
   /** Abort capture: upstream drops the reader, so the pipe's read end is closed. */
@@ -90,4 +138,3 @@ export class StreamCapture {
     this.stream.destroy();
   }
 }
-
