@@ -15,6 +15,7 @@ import type { Logger } from './log';
 import { bootstrapDetection, describeDetectedRuntime, parseRuntimeList, type DetectedRuntime } from './detect';
 import { captureChildBaseEnv } from './execution/child-env';
 import { connectWithRetry, type DbPool } from './db/pool';
+import { withPreparedStatements } from './db/prepared';
 import { waitForSchema } from './db/ready';
 import { listAllRuntimes } from './db/queries/list-all-runtimes';
 import { createMqConnection, type MqConnection } from './mq/connection';
@@ -191,8 +192,12 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       releases.push({ name: 'pack transport', fn: async () => handle.stop() });
     }
 
+    // issue 18: the per-execution statements go by name (db/prepared.ts); opt-out for a
+    // connection pooler in transaction mode without prepared-statement support.
+    const execDb = env.ATTUNE_AGENT_PREPARED_STATEMENTS === '0' ? pool : withPreparedStatements(pool);
+
     // 7d. Log streams and file artifacts (spec 06 §2–§4), sealed through the API.
-    const output = createExecutionOutput(config, pool, { id: worker.id, name: worker.name }, apiAccess, wlog);
+    const output = createExecutionOutput(config, execDb, { id: worker.id, name: worker.name }, apiAccess, wlog);
     releases.push({ name: 'log stream sealer', fn: () => output.stop(5_000) });
 
     // 8. The execution service; settle what a previous process left running.
@@ -200,7 +205,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     caps.capabilities.runtime_versions ??= {};
     const advertised = caps.capabilities.runtime_versions as Record<string, string[]>;
     service = new WorkerService({
-      db: pool,
+      db: execDb,
       publisher,
       config,
       env,

@@ -36,6 +36,11 @@ export interface PublishOptions {
   connectTimeoutMs?: number;
   /** How long to wait for the broker's confirm once sent. Default 30 s. */
   confirmTimeoutMs?: number;
+  /**
+   * Called once the message is written to the channel (before its confirm): a caller can send
+   * the next message of a sequence then and keep the order on the channel (issue 18).
+   */
+  onSent?: () => void;
 }
 
 export interface PublisherOptions extends PublishOptions {
@@ -137,6 +142,7 @@ export function createPublisher(mq: MqConnection, opts: PublisherOptions): Publi
             },
             cb,
           );
+          o.onSent?.();
         } catch (e) {
           clearTimeout(timer);
           // Thrown synchronously: the channel was already closed, nothing was written.

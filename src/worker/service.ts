@@ -19,14 +19,14 @@ import { abandonExecution } from '../db/queries/abandon-execution';
 import { completeExecution } from '../db/queries/complete-execution';
 import { getExecution } from '../db/queries/get-execution';
 import { listRunningExecutionsForWorker } from '../db/queries/list-running-executions-for-worker';
-import { markExecutionRunning } from '../db/queries/mark-execution-running';
+import { claimExecution, type ClaimResult } from '../db/queries/claim-execution';
 import { upsertExecutionSecretValue } from '../db/queries/upsert-execution-secret-value';
 import { ensureRuntimeEnvironment, resolveEnvDir } from '../envs';
 import type { EnvMap } from '../execution/child-env';
 import { buildFailureOutcome, prepareFailureText, runExecution, runtimeFailureText, secretPathsFromSchema, type RuntimeRegistry } from '../execution';
 import type { ExecutionOutcome, ExecutionRequest } from '../execution/types';
 import type { Delivery, ConsumerDecision } from '../mq/consumer';
-import { parseCancelRequest, parseEnvelope, parseExecutionDispatch, type CompletionStatus } from '../mq/messages';
+import { parseCancelRequest, parseEnvelope, parseExecutionDispatch, type CompletionStatus, type ExecutionDispatchPayload } from '../mq/messages';
 import type { Publisher } from '../mq/publisher';
 import { encryptJsonValue, encryptionKeyHash } from '../secrets/crypto';
 import { toError } from '../errors';
@@ -35,8 +35,9 @@ import { sleep } from '../util/sleep';
 import { Semaphore } from '../util/semaphore';
 import type { PackReleaseGate } from '../packs';
 import { childWith } from '../util/log-bindings';
-import { decideDispatch, wireStatuses } from './dispatch-rules';
-import { PrepareError, prepareExecution, type ActionView } from './prepare';
+import { decideDispatch, inFlightSkip, wireStatuses, type DispatchDecision } from './dispatch-rules';
+import { TerminalWrites } from './terminal-writes';
+import { PrepareError, prepareExecution, type ActionView, type PreloadedReads } from './prepare';
 import type { ExecutionOutput } from '../logs';
 
 export interface WorkerServiceOptions {
@@ -81,9 +82,12 @@ export class WorkerService {
   private readonly verifiedReleases = new Set<string>();
   private accepting = true;
   private readonly log: Logger;
+  /** issue 18: terminal UPDATEs of executions finishing together go in one statement. */
+  private readonly terminalWrites: TerminalWrites;
 
   constructor(private readonly opts: WorkerServiceOptions) {
     this.slots = new Semaphore(opts.config.worker.maxConcurrentTasks);
+    this.terminalWrites = new TerminalWrites(opts.db);
     this.log = childWith(opts.log, { component: 'executions', workerId: opts.workerId });
   }
 
@@ -114,38 +118,57 @@ export class WorkerService {
     let handedOff = false;
     try {
       if (!this.accepting) return 'requeue';
-      const row = await getExecution(this.opts.db, p.execution_id);
-      const decision = decideDispatch(
-        row && { id: row.id, status: row.status, worker: row.worker, packRelease: row.packRelease, packReleaseDigest: row.packReleaseDigest },
-        { executionId: p.execution_id, releaseId: p.release_id ?? null, releaseDigest: p.release_digest ?? null },
-        { workerId: this.opts.workerId, isInFlight: (id) => this.inFlight.has(id) },
-      );
-      if (decision.kind === 'skip') {
-        this.log[decision.level]({ executionId: p.execution_id, redelivered: d.redelivered }, decision.reason);
-        this.opts.metrics?.dispatchRejected.inc({ reason: row === null ? 'unknown_execution' : 'skipped' });
-        return 'ack';
-      }
-      if (decision.kind === 'cancel-before-run' && row) {
-        await this.settleWithoutRun(row, 'cancelled', { succeeded: false, cancelled: true, error: 'Execution cancelled by user' });
-        return 'ack';
-      }
-      const before = row as ExecutionRow;
-      // issue 15 (src/packs): API pack transport — the pinned release is made local before `running`.
-      const gate = this.opts.packReleases ? await this.opts.packReleases.beforeRun(before) : 'run';
-      if (gate !== 'run') return gate;
-      // The guarded UPDATE decides which copy of a duplicated dispatch runs (see the query).
-      const running = await markExecutionRunning(this.opts.db, before.id);
-      if (!running) {
-        this.log.info({ executionId: before.id }, 'execution was already started or changed by someone else (duplicate dispatch?); not running it');
-        return 'ack';
-      }
+      const claim = await this.claim(p, d);
+      if (claim === null) return 'ack';
+      if (claim === 'requeue') return claim;
       // Durable now: the ack follows when this handler resolves; the run continues in the background.
       handedOff = true;
-      this.startRun(running, before.status);
+      this.startRun(claim.row, claim.previousStatus, { secretRows: claim.secretRows, enforcement: claim.enforcement });
       return 'ack';
     } finally {
       if (!handedOff) this.slots.release();
     }
+  }
+
+  /**
+   * issue 18: one statement reads the row, checks the release pin and marks it `running`
+   * (db/queries/claim-execution.ts); the rules of decideDispatch apply to the row it returns
+   * when it did not start it. The API pack transport reads first: its release must be local
+   * before the row says `running`. Null = acked without running.
+   */
+  private async claim(p: ExecutionDispatchPayload, d: Delivery): Promise<Extract<ClaimResult, { claimed: true }> | 'requeue' | null> {
+    const payload = { executionId: p.execution_id, releaseId: p.release_id ?? null, releaseDigest: p.release_digest ?? null };
+    const rules = { workerId: this.opts.workerId, isInFlight: (id: number) => this.inFlight.has(id) };
+    const skipOrSettle = async (row: ExecutionRow | null, known?: DispatchDecision): Promise<boolean> => {
+      const decision = known ?? decideDispatch(row && { id: row.id, status: row.status, worker: row.worker, packRelease: row.packRelease, packReleaseDigest: row.packReleaseDigest }, payload, rules);
+      if (decision.kind === 'skip') {
+        this.log[decision.level]({ executionId: p.execution_id, redelivered: d.redelivered }, decision.reason);
+        this.opts.metrics?.dispatchRejected.inc({ reason: row === null && !known ? 'unknown_execution' : 'skipped' });
+        return true;
+      }
+      if (decision.kind === 'cancel-before-run' && row) {
+        await this.settleWithoutRun(row, 'cancelled', { succeeded: false, cancelled: true, error: 'Execution cancelled by user' });
+        return true;
+      }
+      return false;
+    };
+    if (this.inFlight.has(p.execution_id)) {
+      await skipOrSettle(null, inFlightSkip(p.execution_id));
+      return null;
+    }
+    if (this.opts.packReleases) {
+      // issue 15 (src/packs): API pack transport — the pinned release is made local before `running`.
+      const before = await getExecution(this.opts.db, p.execution_id);
+      if (await skipOrSettle(before)) return null;
+      const gate = await this.opts.packReleases.beforeRun(before as ExecutionRow);
+      if (gate !== 'run') return gate === 'requeue' ? 'requeue' : null;
+    }
+    // The guarded UPDATE decides which copy of a duplicated dispatch runs (see the query).
+    const claim = await claimExecution(this.opts.db, { id: p.execution_id, releaseId: payload.releaseId, releaseDigest: payload.releaseDigest });
+    if (claim?.claimed) return claim;
+    if (await skipOrSettle(claim?.row ?? null)) return null;
+    this.log.info({ executionId: p.execution_id }, 'execution was already started or changed by someone else (duplicate dispatch?); not running it');
+    return null;
   }
 
   private rejectMessage(queue: string, error: string, d: Delivery): ConsumerDecision {
@@ -157,13 +180,13 @@ export class WorkerService {
     return 'reject';
   }
 
-  private startRun(row: ExecutionRow, previousStatus: string): void {
+  private startRun(row: ExecutionRow, previousStatus: string, preloaded: PreloadedReads | null): void {
     const abort = new AbortController();
     const entry: InFlight = { id: row.id, abort, abandonReason: null, done: Promise.resolve() };
     this.inFlight.set(row.id, entry);
     this.opts.metrics?.inFlight.set(this.inFlight.size);
     if (this.takePendingCancel(row.id)) abort.abort();
-    entry.done = this.runToCompletion(row, previousStatus, entry)
+    entry.done = this.runToCompletion(row, previousStatus, entry, preloaded)
       .catch((e: unknown) => this.log.error({ executionId: row.id, err: toError(e) }, 'agent fault while running an execution'))
       .finally(() => {
         this.inFlight.delete(row.id);
@@ -172,15 +195,16 @@ export class WorkerService {
       });
   }
 
-  private async runToCompletion(row: ExecutionRow, previousStatus: string, entry: InFlight): Promise<void> {
+  private async runToCompletion(row: ExecutionRow, previousStatus: string, entry: InFlight, preloaded: PreloadedReads | null): Promise<void> {
     const started = Date.now();
     const log = childWith(this.log, { executionId: row.id, actionRef: row.actionRef });
-    log.info('execution started');
-    await this.publishStatus(row, previousStatus, 'running', log);
+    log.debug('execution started');
+    // issue 18: not awaited before the spawn; every later message of this execution waits for it.
+    const runningPublished = this.publishStatus(row, previousStatus, 'running', log);
 
     let outcome: ExecutionOutcome;
     try {
-      outcome = await this.prepareAndRun(row, entry, log);
+      outcome = await this.prepareAndRun(row, entry, log, preloaded);
     } catch (e) {
       // Any unexpected fault still ends the execution: nothing is left `running`.
       const err = toError(e);
@@ -188,13 +212,14 @@ export class WorkerService {
       outcome = buildFailureOutcome(runtimeFailureText(`Internal error: ${err.message}`), { phase: 'runtime', logFiles: null, outSchema: null, secretParameterPaths: [] });
     }
 
+    await runningPublished;
     if (entry.abandonReason !== null) {
       await this.settleAbandoned(row, entry.abandonReason, outcome, log);
       return;
     }
     await this.persistSecrets(row.id, outcome, log);
     let write = await this.retrying(log, 'write the final status', () =>
-      completeExecution(this.opts.db, { id: row.id, status: outcome.status, result: outcome.result as JsonValue }),
+      this.terminalWrites.complete({ id: row.id, status: outcome.status, result: outcome.result as JsonValue }),
     );
     if (!write.ok && isPermanentError(write.error)) {
       // The result itself cannot be stored (e.g. too deeply nested for PostgreSQL): keep the
@@ -207,7 +232,7 @@ export class WorkerService {
         secretParameterPaths: [],
       });
       write = await this.retrying(log, 'write the final status', () =>
-        completeExecution(this.opts.db, { id: row.id, status: outcome.status, result: outcome.result as JsonValue }),
+        this.terminalWrites.complete({ id: row.id, status: outcome.status, result: outcome.result as JsonValue }),
       );
     }
     const seconds = (Date.now() - started) / 1000;
@@ -219,14 +244,27 @@ export class WorkerService {
       log.warn({ status: outcome.status }, 'execution was already finished by someone else (e.g. the executor timed it out); result not written, no completion sent');
       return;
     }
-    log.info({ status: outcome.status, exitCode: outcome.exitCode, durationMs: outcome.durationMs }, 'execution finished');
+    log.debug({ status: outcome.status, exitCode: outcome.exitCode, durationMs: outcome.durationMs }, 'execution finished');
     const wire = wireStatuses(outcome);
-    await this.publishStatus(written, written.status, wire.newStatus, log);
     // The UPDATE does not return the (possibly large) result; the completion carries ours.
-    await this.publishCompletion({ ...written, result: outcome.result as JsonValue }, wire.completionStatus, log);
+    await this.publishTerminal(written, wire, outcome.result as JsonValue, log);
   }
 
-  private async prepareAndRun(row: ExecutionRow, entry: InFlight, log: Logger): Promise<ExecutionOutcome> {
+  /**
+   * ExecutionStatusChanged then ExecutionCompleted, pipelined (issue 18): the completion is
+   * written once the status message is on the channel (same order at the broker), and both
+   * confirms are awaited together instead of one after the other.
+   */
+  private async publishTerminal(written: ExecutionRow, wire: ReturnType<typeof wireStatuses>, result: JsonValue, log: Logger): Promise<void> {
+    let sent = (): void => undefined;
+    const statusSent = new Promise<void>((resolve) => (sent = resolve));
+    const status = this.publishStatus(written, written.status, wire.newStatus, log, sent);
+    await Promise.race([statusSent, status]);
+    await this.publishCompletion({ ...written, result }, wire.completionStatus, log);
+    await status;
+  }
+
+  private async prepareAndRun(row: ExecutionRow, entry: InFlight, log: Logger, preloaded: PreloadedReads | null): Promise<ExecutionOutcome> {
     const { config } = this.opts;
     // A PostgreSQL restart while reading the action/secrets must not fail the execution.
     const attempt = await this.retrying(
@@ -242,6 +280,7 @@ export class WorkerService {
           verifiedReleases: this.verifiedReleases,
           detectedShell: this.opts.detectedShell ?? null,
           packReleases: this.opts.packReleases ?? null, // issue 15
+          preloaded, // issue 18
         }),
       (e) => e instanceof PrepareError,
     );
@@ -431,15 +470,18 @@ export class WorkerService {
 
   // ---------------------------------------------------------------- messages
 
-  private async publishStatus(row: ExecutionRow, previousStatus: string, newStatus: string, log: Logger): Promise<void> {
+  private async publishStatus(row: ExecutionRow, previousStatus: string, newStatus: string, log: Logger, onSent?: () => void): Promise<void> {
     try {
-      await this.opts.publisher.publishExecutionStatusChanged({
-        executionId: row.id,
-        actionRef: row.actionRef,
-        previousStatus,
-        newStatus,
-        changedAt: new Date(),
-      });
+      await this.opts.publisher.publishExecutionStatusChanged(
+        {
+          executionId: row.id,
+          actionRef: row.actionRef,
+          previousStatus,
+          newStatus,
+          changedAt: new Date(),
+        },
+        onSent ? { onSent } : undefined,
+      );
     } catch (e) {
       // Status messages are informational for the executor (spec 02 §5.4); the DB is the truth.
       log.warn({ err: toError(e), newStatus }, 'could not publish ExecutionStatusChanged');
