@@ -198,7 +198,7 @@ export class WorkerService {
   private async runToCompletion(row: ExecutionRow, previousStatus: string, entry: InFlight, preloaded: PreloadedReads | null): Promise<void> {
     const started = Date.now();
     const log = childWith(this.log, { executionId: row.id, actionRef: row.actionRef });
-    log.debug('execution started');
+    log.info('execution started');
     // issue 18: not awaited before the spawn; every later message of this execution waits for it.
     const runningPublished = this.publishStatus(row, previousStatus, 'running', log);
 
@@ -244,7 +244,7 @@ export class WorkerService {
       log.warn({ status: outcome.status }, 'execution was already finished by someone else (e.g. the executor timed it out); result not written, no completion sent');
       return;
     }
-    log.debug({ status: outcome.status, exitCode: outcome.exitCode, durationMs: outcome.durationMs }, 'execution finished');
+    log.info({ status: outcome.status, exitCode: outcome.exitCode, durationMs: outcome.durationMs }, 'execution finished');
     const wire = wireStatuses(outcome);
     // The UPDATE does not return the (possibly large) result; the completion carries ours.
     await this.publishTerminal(written, wire, outcome.result as JsonValue, log);
