@@ -17,26 +17,26 @@ import type { JsonValue, Queryable } from '../db/rows';
 import type { ExecutionRow } from '../db/models/execution';
 import { abandonExecution } from '../db/queries/abandon-execution';
 import { completeExecution } from '../db/queries/complete-execution';
-import { getExecution } from '../db/queries/get-execution';
 import { listRunningExecutionsForWorker } from '../db/queries/list-running-executions-for-worker';
-import { claimExecution, type ClaimResult } from '../db/queries/claim-execution';
-import { upsertExecutionSecretValue } from '../db/queries/upsert-execution-secret-value';
 import { ensureRuntimeEnvironment, resolveEnvDir } from '../envs';
 import type { EnvMap } from '../execution/child-env';
 import { buildFailureOutcome, prepareFailureText, runExecution, runtimeFailureText, secretPathsFromSchema, type RuntimeRegistry } from '../execution';
 import type { ExecutionOutcome, ExecutionRequest } from '../execution/types';
 import type { Delivery, ConsumerDecision } from '../mq/consumer';
-import { parseCancelRequest, parseEnvelope, parseExecutionDispatch, type CompletionStatus, type ExecutionDispatchPayload } from '../mq/messages';
+import { parseCancelRequest, parseEnvelope, parseExecutionDispatch, type CompletionStatus } from '../mq/messages';
 import type { Publisher } from '../mq/publisher';
-import { encryptJsonValue, encryptionKeyHash } from '../secrets/crypto';
 import { toError } from '../errors';
 import { isPermanentError } from '../mq/retriable';
 import { sleep } from '../util/sleep';
 import { Semaphore } from '../util/semaphore';
 import type { PackReleaseGate } from '../packs';
 import { childWith } from '../util/log-bindings';
-import { decideDispatch, inFlightSkip, wireStatuses, type DispatchDecision } from './dispatch-rules';
+import { wireStatuses } from './dispatch-rules';
 import { TerminalWrites } from './terminal-writes';
+import { claimDispatch, type ClaimDeps } from './dispatch-claim';
+import { PendingCancels } from './pending-cancels';
+import { retryThroughOutages, type RetryOutcome } from './retrying';
+import { persistResultSecrets } from './result-secrets';
 import { PrepareError, prepareExecution, type ActionView, type PreloadedReads } from './prepare';
 import type { ExecutionOutput } from '../logs';
 
@@ -72,23 +72,32 @@ interface InFlight {
   done: Promise<void>;
 }
 
-const CANCEL_MEMORY_MS = 10 * 60_000;
-
 export class WorkerService {
   private readonly slots: Semaphore;
   private readonly inFlight = new Map<number, InFlight>();
   /** Cancels that arrived before their dispatch (spec 02 §8.1), with arrival time. */
-  private readonly pendingCancels = new Map<number, number>();
+  private readonly pendingCancels = new PendingCancels();
   private readonly verifiedReleases = new Set<string>();
   private accepting = true;
   private readonly log: Logger;
   /** issue 18: terminal UPDATEs of executions finishing together go in one statement. */
   private readonly terminalWrites: TerminalWrites;
 
+  private readonly claimDeps: ClaimDeps;
+
   constructor(private readonly opts: WorkerServiceOptions) {
     this.slots = new Semaphore(opts.config.worker.maxConcurrentTasks);
-    this.terminalWrites = new TerminalWrites(opts.db);
     this.log = childWith(opts.log, { component: 'executions', workerId: opts.workerId });
+    this.terminalWrites = new TerminalWrites(opts.db);
+    this.claimDeps = {
+      db: opts.db,
+      workerId: opts.workerId,
+      log: this.log,
+      metrics: opts.metrics,
+      packReleases: opts.packReleases ?? null,
+      isInFlight: (id) => this.inFlight.has(id),
+      settleCancelled: (row) => this.settleWithoutRun(row, 'cancelled', { succeeded: false, cancelled: true, error: 'Execution cancelled by user' }),
+    };
   }
 
   get runningCount(): number {
@@ -118,7 +127,7 @@ export class WorkerService {
     let handedOff = false;
     try {
       if (!this.accepting) return 'requeue';
-      const claim = await this.claim(p, d);
+      const claim = await claimDispatch(this.claimDeps, p, d);
       if (claim === null) return 'ack';
       if (claim === 'requeue') return claim;
       // Durable now: the ack follows when this handler resolves; the run continues in the background.
@@ -128,47 +137,6 @@ export class WorkerService {
     } finally {
       if (!handedOff) this.slots.release();
     }
-  }
-
-  /**
-   * issue 18: one statement reads the row, checks the release pin and marks it `running`
-   * (db/queries/claim-execution.ts); the rules of decideDispatch apply to the row it returns
-   * when it did not start it. The API pack transport reads first: its release must be local
-   * before the row says `running`. Null = acked without running.
-   */
-  private async claim(p: ExecutionDispatchPayload, d: Delivery): Promise<Extract<ClaimResult, { claimed: true }> | 'requeue' | null> {
-    const payload = { executionId: p.execution_id, releaseId: p.release_id ?? null, releaseDigest: p.release_digest ?? null };
-    const rules = { workerId: this.opts.workerId, isInFlight: (id: number) => this.inFlight.has(id) };
-    const skipOrSettle = async (row: ExecutionRow | null, known?: DispatchDecision): Promise<boolean> => {
-      const decision = known ?? decideDispatch(row && { id: row.id, status: row.status, worker: row.worker, packRelease: row.packRelease, packReleaseDigest: row.packReleaseDigest }, payload, rules);
-      if (decision.kind === 'skip') {
-        this.log[decision.level]({ executionId: p.execution_id, redelivered: d.redelivered }, decision.reason);
-        this.opts.metrics?.dispatchRejected.inc({ reason: row === null && !known ? 'unknown_execution' : 'skipped' });
-        return true;
-      }
-      if (decision.kind === 'cancel-before-run' && row) {
-        await this.settleWithoutRun(row, 'cancelled', { succeeded: false, cancelled: true, error: 'Execution cancelled by user' });
-        return true;
-      }
-      return false;
-    };
-    if (this.inFlight.has(p.execution_id)) {
-      await skipOrSettle(null, inFlightSkip(p.execution_id));
-      return null;
-    }
-    if (this.opts.packReleases) {
-      // issue 15 (src/packs): API pack transport — the pinned release is made local before `running`.
-      const before = await getExecution(this.opts.db, p.execution_id);
-      if (await skipOrSettle(before)) return null;
-      const gate = await this.opts.packReleases.beforeRun(before as ExecutionRow);
-      if (gate !== 'run') return gate === 'requeue' ? 'requeue' : null;
-    }
-    // The guarded UPDATE decides which copy of a duplicated dispatch runs (see the query).
-    const claim = await claimExecution(this.opts.db, { id: p.execution_id, releaseId: payload.releaseId, releaseDigest: payload.releaseDigest });
-    if (claim?.claimed) return claim;
-    if (await skipOrSettle(claim?.row ?? null)) return null;
-    this.log.info({ executionId: p.execution_id }, 'execution was already started or changed by someone else (duplicate dispatch?); not running it');
-    return null;
   }
 
   private rejectMessage(queue: string, error: string, d: Delivery): ConsumerDecision {
@@ -185,7 +153,7 @@ export class WorkerService {
     const entry: InFlight = { id: row.id, abort, abandonReason: null, done: Promise.resolve() };
     this.inFlight.set(row.id, entry);
     this.opts.metrics?.inFlight.set(this.inFlight.size);
-    if (this.takePendingCancel(row.id)) abort.abort();
+    if (this.pendingCancels.take(row.id)) abort.abort();
     entry.done = this.runToCompletion(row, previousStatus, entry, preloaded)
       .catch((e: unknown) => this.log.error({ executionId: row.id, err: toError(e) }, 'agent fault while running an execution'))
       .finally(() => {
@@ -345,29 +313,9 @@ export class WorkerService {
     return outcome;
   }
 
-  /** spec 03 §4.5 / spec 04 §6.3: originals of redacted result values, encrypted. */
-  private async persistSecrets(executionId: number, outcome: ExecutionOutcome, log: Logger): Promise<void> {
-    if (outcome.redactedValues.length === 0) return;
-    const key = this.opts.config.security.encryptionKey;
-    if (!key) {
-      // Upstream fails the terminal write here and leaves the row `running`; we keep the
-      // redacted result (nothing leaks) and say what was dropped.
-      log.warn({ paths: outcome.redactedValues.map((v) => v.jsonPath) }, 'secret result values were redacted but not stored: security.encryption_key is not configured');
-      return;
-    }
-    for (const v of outcome.redactedValues) {
-      await this.retrying(log, 'store a secret result value', () =>
-        upsertExecutionSecretValue(this.opts.db, {
-          entityType: 'execution_result',
-          entityId: executionId,
-          jsonPath: v.jsonPath,
-          sourceKind: v.sourceKind,
-          sourceRef: null,
-          encryptedValue: encryptJsonValue(v.value, key),
-          encryptionKeyHash: encryptionKeyHash(key),
-        }),
-      );
-    }
+  /** spec 03 §4.5 / spec 04 §6.3: originals of redacted result values, encrypted (result-secrets.ts). */
+  private persistSecrets(executionId: number, outcome: ExecutionOutcome, log: Logger): Promise<void> {
+    return persistResultSecrets({ db: this.opts.db, encryptionKey: this.opts.config.security.encryptionKey, executionId, outcome, log, retrying: (what, fn) => this.retrying(log, what, fn) });
   }
 
   /** Row was `canceling` at dispatch: record `cancelled` without running (spec 02 §4.1 step 4). */
@@ -406,22 +354,9 @@ export class WorkerService {
       running.abort.abort();
       return 'ack';
     }
-    this.rememberCancel(id);
+    this.pendingCancels.remember(id);
     this.log.info({ executionId: id }, 'cancel for an execution not running on this agent (unknown, finished or not yet dispatched); remembered for 10 minutes');
     return 'ack';
-  }
-
-  private rememberCancel(id: number): void {
-    const now = Date.now();
-    for (const [k, at] of this.pendingCancels) if (now - at > CANCEL_MEMORY_MS) this.pendingCancels.delete(k);
-    this.pendingCancels.set(id, now);
-  }
-
-  private takePendingCancel(id: number): boolean {
-    const at = this.pendingCancels.get(id);
-    if (at === undefined) return false;
-    this.pendingCancels.delete(id);
-    return Date.now() - at <= CANCEL_MEMORY_MS;
   }
 
   // ---------------------------------------------------------------- start-up recovery and shutdown
@@ -519,31 +454,7 @@ export class WorkerService {
     }
   }
 
-  /**
-   * Retry through PostgreSQL outages. Returns `{ ok: true, value }`, or `{ ok: false, error }` at
-   * once for an error that would fail again (isPermanentError, or `permanent(e)`), or after
-   * `settleRetryMs` of transient failures.
-   */
-  private async retrying<T>(
-    log: Logger,
-    what: string,
-    fn: () => Promise<T>,
-    permanent: (e: unknown) => boolean = () => false,
-  ): Promise<{ ok: true; value: T } | { ok: false; error: Error }> {
-    const deadline = Date.now() + (this.opts.settleRetryMs ?? 10 * 60_000);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return { ok: true, value: await fn() };
-      } catch (e) {
-        const err = toError(e);
-        if (permanent(e) || isPermanentError(e)) return { ok: false, error: err };
-        if (Date.now() > deadline) {
-          log.error({ err }, `gave up trying to ${what}; the execution will be settled at the next start`);
-          return { ok: false, error: err };
-        }
-        log.warn({ err, attempt }, `could not ${what}; retrying`);
-        await sleep(Math.min(5000, 200 * 2 ** attempt));
-      }
-    }
+  private retrying<T>(log: Logger, what: string, fn: () => Promise<T>, permanent?: (e: unknown) => boolean): Promise<RetryOutcome<T>> {
+    return retryThroughOutages({ log, what, fn, permanent, budgetMs: this.opts.settleRetryMs ?? 10 * 60_000 });
   }
 }

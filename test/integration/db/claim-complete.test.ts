@@ -80,8 +80,6 @@ async function listen(channel: string, fn: () => Promise<void>): Promise<Record<
   return payloads;
 }
 
-const release = { releaseId: 0, releaseDigest: DIGEST };
-
 describe('claimExecution', () => {
   it('marks running like markExecutionRunning (row, history, NOTIFY) and returns the secret rows and enforcement refs', async () => {
     const a = await insertExecution('scheduled', { enforcement: await newEnforcement() });
@@ -91,21 +89,22 @@ describe('claimExecution', () => {
     await upsertExecutionSecretValue(db.pool, { ...base, entityId: a, jsonPath: '/b', encryptedValue: 'Yg==' });
     await upsertExecutionSecretValue(db.pool, { ...base, entityType: 'execution_result', entityId: a, jsonPath: '/r', encryptedValue: 'cg==' });
     const startedAt = new Date('2026-01-02T03:04:05.678Z');
-    let claim: Awaited<ReturnType<typeof claimExecution>> = null;
-    let marked: Awaited<ReturnType<typeof markExecutionRunning>> = null;
+    const got: { claim?: Awaited<ReturnType<typeof claimExecution>>; marked?: Awaited<ReturnType<typeof markExecutionRunning>> } = {};
     const payloads = await listen('execution_status_changed', async () => {
-      claim = await claimExecution(q, { id: a, ...release, releaseId, startedAt });
-      marked = await markExecutionRunning(db.pool, b, startedAt);
+      got.claim = await claimExecution(q, { id: a, releaseId, releaseDigest: DIGEST, startedAt });
+      got.marked = await markExecutionRunning(db.pool, b, startedAt);
     });
+    const { claim, marked } = got;
     expect(claim).toMatchObject({ claimed: true, previousStatus: 'scheduled', enforcement: { ruleRef: 'cpack.rule', triggerRef: 'cpack.trigger' } });
-    const c = claim as unknown as Extract<NonNullable<typeof claim>, { claimed: true }>;
+    if (!claim?.claimed || !marked) throw new Error('not claimed');
+    const c = claim;
     expect(c.secretRows.map((r) => [r.entityType, r.entityId, r.jsonPath, r.encryptedValue])).toEqual([
       ['execution_config', a, '/b', 'Yg=='],
       ['execution_config', a, '/z', 'Wg=='],
     ]);
     expect(c.secretRows[0]?.created).toBeInstanceOf(Date);
     const { id: _ida, created: _ca, updated: _ua, enforcement: _ea, ...claimedRow } = c.row;
-    const { id: _idb, created: _cb, updated: _ub, enforcement: _eb, ...markedRow } = marked as unknown as NonNullable<typeof marked>;
+    const { id: _idb, created: _cb, updated: _ub, enforcement: _eb, ...markedRow } = marked;
     expect(claimedRow).toEqual(markedRow);
     expect(c.row.status).toBe('running');
     expect(c.row.startedAt?.toISOString()).toBe(startedAt.toISOString());
