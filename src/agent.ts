@@ -17,6 +17,7 @@ import type { Logger } from './log';
 import { bootstrapDetection, describeDetectedRuntime, parseRuntimeList, type DetectedRuntime } from './detect';
 import { captureChildBaseEnv } from './execution/child-env';
 import { connectWithRetry, type DbPool } from './db/pool';
+import { withPreparedStatements } from './db/prepared';
 import { waitForSchema } from './db/ready';
 import { listAllRuntimes } from './db/queries/list-all-runtimes';
 import { createMqConnection, type MqConnection } from './mq/connection';
@@ -203,13 +204,17 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       releases.push({ name: 'pack transport', fn: async () => handle.stop() });
     }
 
+    // issue 18: the per-execution statements go by name (db/prepared.ts); opt-out for a
+    // connection pooler in transaction mode without prepared-statement support.
+    const execDb = env.ATTUNE_AGENT_PREPARED_STATEMENTS === '0' ? pool : withPreparedStatements(pool);
+
     // 7d. Log streams and file artifacts (spec 06 §2–§4), sealed through the API.
-    const output = createExecutionOutput(config, pool, { id: worker.id, name: worker.name }, apiAccess, wlog, artifactsTransport);
+    const output = createExecutionOutput(config, execDb, { id: worker.id, name: worker.name }, apiAccess, wlog, artifactsTransport);
     releases.push({ name: 'log stream sealer', fn: () => output.stop(5_000) });
 
     // 8. The execution service; settle what a previous process left running or unannounced.
     const journal = await openCompletionJournal(env, config, worker.id, wlog);
-    const serviceDb = journal ? journaledDb(pool, journal, wlog) : pool;
+    const serviceDb = journal ? journaledDb(execDb, journal, wlog) : execDb;
     const servicePublisher = journal ? journaledPublisher(publisher, journal, wlog) : publisher;
     if (journal) {
       const resent = await replayCompletionJournal({ journal, db: pool, publisher: servicePublisher, log: wlog });

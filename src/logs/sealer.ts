@@ -8,7 +8,10 @@
  *
  * While the API is known to be down (a retryable failure in the last backoff window), new
  * seals are queued without a request and without the wait, and the outage is logged once, not
- * once per stream: an agent without a reachable API keeps its per-execution cost flat.
+ * once per stream: an agent without a reachable API keeps its per-execution cost flat. Queued
+ * streams are not retried each on its own timer during the outage (issue 18: at c=16 that was
+ * up to 9 failed requests per stream): one probe request per backoff step, and when it
+ * succeeds the queue is released, spread over a quarter second.
  */
 import type { Logger } from '../log';
 import { ApiError, isRetryableApiError, sealLogStream, type ApiClient } from '../api';
@@ -39,12 +42,16 @@ const GIVE_UP_LOG_INTERVAL_MS = 60_000;
 export class LogSealer {
   private readonly pending = new Map<number, PendingSeal>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Streams with a request in flight (not queued, even while in `pending`). */
+  private readonly sending = new Set<number>();
   private stopped = false;
   /** The API failed retryably; until then new seals skip the immediate attempt. */
   private downUntil = 0;
   private outageFailures = 0;
   private givenUp = 0;
   private lastGiveUpLog = 0;
+  /** During an outage: the one timer that sends the next probe (the oldest queued stream). */
+  private probeTimer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
 
   constructor(private readonly opts: LogSealerOptions) {
@@ -75,7 +82,8 @@ export class LogSealer {
 
   /** One request; on a retryable failure the stream is queued for a background retry. */
   private attempt(entry: PendingSeal): Promise<boolean> {
-    const p = sealLogStream(this.opts.api, entry.versionId, entry.truncated).then(
+    this.sending.add(entry.versionId);
+    const p = sealLogStream(this.opts.api, entry.versionId, entry.truncated).finally(() => this.sending.delete(entry.versionId)).then(
       () => {
         this.pending.delete(entry.versionId);
         if (this.outageFailures > 0) {
@@ -83,10 +91,12 @@ export class LogSealer {
           this.outageFailures = 0;
           this.downUntil = 0;
         }
+        this.wakeQueued();
         return true;
       },
       (e: unknown) => {
         this.onFailure(entry, e);
+        this.wakeQueued();
         return false;
       },
     );
@@ -117,6 +127,13 @@ export class LogSealer {
 
   private schedule(entry: PendingSeal, delayMs: number): void {
     if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = null;
+    if (this.now() < this.downUntil && !this.stopped) {
+      // Known outage: wait in the queue for the probe instead of a timer of its own.
+      this.pending.set(entry.versionId, entry);
+      this.armProbe();
+      return;
+    }
     // Spread the queue so a recovered API is not hit by every stream in the same millisecond.
     entry.timer = setTimeout(() => {
       entry.timer = null;
@@ -124,6 +141,26 @@ export class LogSealer {
     }, delayMs + Math.floor(Math.random() * 250));
     entry.timer.unref();
     this.pending.set(entry.versionId, entry);
+  }
+
+  /** One timer for the whole outage: at its end the oldest queued stream is sent as the probe. */
+  private armProbe(): void {
+    if (this.probeTimer || this.stopped) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = null;
+      const probe = [...this.pending.values()].find((p) => p.timer === null);
+      if (probe) void this.attempt(probe);
+    }, Math.max(0, this.downUntil - this.now()) + Math.floor(Math.random() * 250));
+    this.probeTimer.unref();
+  }
+
+  /** After any answer: queued streams go out (API back) or wait for the next probe (still down). */
+  private wakeQueued(): void {
+    if (this.probeTimer || this.stopped) return;
+    const queued = [...this.pending.values()].filter((p) => p.timer === null && !this.sending.has(p.versionId));
+    if (queued.length === 0) return;
+    if (this.now() < this.downUntil) this.armProbe();
+    else for (const p of queued) this.schedule(p, 0);
   }
 
   private giveUp(entry: PendingSeal, e: unknown): void {
@@ -153,12 +190,13 @@ export class LogSealer {
    */
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = null;
     for (const entry of this.pending.values()) {
-      if (entry.timer) {
-        clearTimeout(entry.timer);
-        entry.timer = null;
-        void this.attempt(entry);
-      }
+      if (this.sending.has(entry.versionId)) continue;
+      if (entry.timer) clearTimeout(entry.timer);
+      entry.timer = null;
+      void this.attempt(entry);
     }
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);

@@ -41,6 +41,11 @@ export interface PublishOptions {
    * again after a restart (worker/completion-replay.ts): to consumers it is a redelivery.
    */
   envelope?: { messageId: string; at: Date };
+  /**
+   * Called once the message is written to the channel (before its confirm): a caller can send
+   * the next message of a sequence then and keep the order on the channel (issue 18).
+   */
+  onSent?: () => void;
 }
 
 export interface PublisherOptions extends PublishOptions {
@@ -142,6 +147,7 @@ export function createPublisher(mq: MqConnection, opts: PublisherOptions): Publi
             },
             cb,
           );
+          o.onSent?.();
         } catch (e) {
           clearTimeout(timer);
           // Thrown synchronously: the channel was already closed, nothing was written.

@@ -2,7 +2,8 @@
  * "No lost completion" (issue 17, spec 02 §5.4 invariants 1–2): the completion journal wired
  * around the execution service's two edges, so service.ts keeps its order of durable steps:
  *
- *   journaledDb:        a terminal UPDATE (complete/abandon) is journaled before it is sent;
+ *   journaledDb:        a terminal UPDATE (complete/abandon, one or a batch of them) is
+ *                       journaled before it is sent;
  *                       when it updates nothing, the row is re-read: if it holds exactly our
  *                       status and result, an earlier attempt of this same write committed and
  *                       only its reply was lost (PostgreSQL restart), so the row is returned and
@@ -28,6 +29,7 @@ import type { Queryable, QueryResultLike } from '../db/rows';
 import { mapExecutionRow, type ExecutionRow } from '../db/models/execution';
 import { ABANDON_EXECUTION_SQL } from '../db/queries/abandon-execution';
 import { COMPLETE_EXECUTION_SQL } from '../db/queries/complete-execution';
+import { COMPLETE_EXECUTIONS_SQL } from '../db/queries/complete-executions';
 import { GET_EXECUTION_SQL, getExecution } from '../db/queries/get-execution';
 import type { CompletionStatus } from '../mq/messages';
 import type { Publisher } from '../mq/publisher';
@@ -39,12 +41,28 @@ type CompletionPublisher = Pick<Publisher, 'publishExecutionStatusChanged' | 'pu
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'timeout', 'abandoned']);
 
-/** The terminal write a statement makes, or null for any other statement. */
-function terminalWriteOf(text: string, values: readonly unknown[] | undefined): { id: number; status: string; result: unknown } | null {
+interface TerminalWrite {
+  id: number;
+  status: string;
+  result: unknown;
+}
+
+/**
+ * The terminal writes a statement makes (one, or several for the batched UPDATE of
+ * terminal-writes.ts), or null for any other statement.
+ */
+function terminalWritesOf(text: string, values: readonly unknown[] | undefined): TerminalWrite[] | null {
   if (!values) return null;
   const parse = (v: unknown): unknown => (typeof v === 'string' ? (JSON.parse(v) as unknown) : null);
-  if (text === COMPLETE_EXECUTION_SQL) return { id: Number(values[0]), status: String(values[1]), result: parse(values[2]) };
-  if (text === ABANDON_EXECUTION_SQL) return { id: Number(values[0]), status: 'abandoned', result: parse(values[1]) };
+  if (text === COMPLETE_EXECUTION_SQL) return [{ id: Number(values[0]), status: String(values[1]), result: parse(values[2]) }];
+  if (text === ABANDON_EXECUTION_SQL) return [{ id: Number(values[0]), status: 'abandoned', result: parse(values[1]) }];
+  if (text === COMPLETE_EXECUTIONS_SQL) {
+    // $1 ids, $2 statuses, $3 one JSON array of the results (complete-executions.ts).
+    const ids = values[0] as readonly unknown[];
+    const statuses = values[1] as readonly unknown[];
+    const results = parse(values[2]) as readonly unknown[];
+    return ids.map((id, i) => ({ id: Number(id), status: String(statuses[i]), result: results[i] ?? null }));
+  }
   return null;
 }
 
@@ -55,28 +73,37 @@ function holdsOurWrite(row: ExecutionRow, entry: Pick<JournalEntry, 'status' | '
 /** `db` with terminal writes journaled (see the file comment). */
 export function journaledDb(db: Queryable, journal: CompletionJournal, log: Logger): Queryable {
   let warned = false;
+  const begin = async (w: TerminalWrite): Promise<JournalEntry | null> => {
+    try {
+      return await journal.begin(w.id, w.status, w.result);
+    } catch (e) {
+      // The journal protects against a crash; it must never fail an execution by itself.
+      if (!warned) log.warn({ err: toError(e), dir: journal.dir }, 'cannot write the completion journal; a completion may be lost if the agent is killed now');
+      warned = true;
+      return null;
+    }
+  };
   return {
     async query(text: string, values?: unknown[]): Promise<QueryResultLike> {
-      const write = terminalWriteOf(text, values);
-      if (!write) return db.query(text, values);
-      let entry: JournalEntry | null = null;
-      try {
-        entry = await journal.begin(write.id, write.status, write.result);
-      } catch (e) {
-        // The journal protects against a crash; it must never fail an execution by itself.
-        if (!warned) log.warn({ err: toError(e), dir: journal.dir }, 'cannot write the completion journal; a completion may be lost if the agent is killed now');
-        warned = true;
-      }
+      const writes = terminalWritesOf(text, values);
+      if (!writes) return db.query(text, values);
+      const entries = await Promise.all(writes.map(begin));
       const res = await db.query(text, values);
-      if (res.rows.length > 0 || !entry) return res;
-      const now = await db.query(GET_EXECUTION_SQL, [write.id]);
-      const raw = now.rows[0];
-      if (raw && holdsOurWrite(mapExecutionRow(raw), entry)) {
-        log.info({ executionId: write.id, status: write.status }, 'terminal status was already written by an earlier attempt (reply lost); sending its completion');
-        return { ...now, rows: [raw] };
+      const written = new Set(res.rows.map((r) => Number((r as { id: unknown }).id)));
+      const recovered: Record<string, unknown>[] = [];
+      for (const [i, w] of writes.entries()) {
+        const entry = entries[i];
+        if (written.has(w.id) || !entry) continue;
+        const now = await db.query(GET_EXECUTION_SQL, [w.id]);
+        const raw = now.rows[0];
+        if (raw && holdsOurWrite(mapExecutionRow(raw), entry)) {
+          log.info({ executionId: w.id, status: w.status }, 'terminal status was already written by an earlier attempt (reply lost); sending its completion');
+          recovered.push(raw);
+        } else {
+          await journal.end(w.id).catch(() => undefined);
+        }
       }
-      await journal.end(write.id).catch(() => undefined);
-      return res;
+      return recovered.length === 0 ? res : { ...res, rows: [...res.rows, ...recovered] };
     },
   };
 }

@@ -43,9 +43,7 @@ export function decideDispatch(
   if (row === null) {
     return { kind: 'skip', level: 'error', reason: `Execution ${payload.executionId} does not exist in the database; nothing to run` };
   }
-  if (ctx.isInFlight(row.id)) {
-    return { kind: 'skip', level: 'info', reason: `Execution ${row.id} is already running on this agent (redelivered dispatch)` };
-  }
+  if (ctx.isInFlight(row.id)) return inFlightSkip(row.id);
   if (row.status === 'cancelled') {
     return { kind: 'skip', level: 'info', reason: `Execution ${row.id} was cancelled before it started` };
   }
@@ -69,6 +67,11 @@ export function decideDispatch(
     };
   }
   return { kind: 'run' };
+}
+
+/** A dispatch for an execution this agent is running now (checked before any read). */
+export function inFlightSkip(id: number): DispatchDecision & { kind: 'skip' } {
+  return { kind: 'skip', level: 'info', reason: `Execution ${id} is already running on this agent (redelivered dispatch)` };
 }
 
 /**

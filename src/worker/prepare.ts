@@ -12,6 +12,7 @@ import { runAsForConfig } from '../config/run-as';
 import type { Config } from '../config/types';
 import type { Queryable } from '../db/rows';
 import type { ExecutionRow } from '../db/models/execution';
+import type { ExecutionSecretValueRow } from '../db/models/execution-secret-value';
 import { getAction } from '../db/queries/get-action';
 import { getActionByRef } from '../db/queries/get-action-by-ref';
 import { getEnforcement } from '../db/queries/get-enforcement';
@@ -79,6 +80,13 @@ export interface PrepareContext {
   detectedShell?: string | null;
   /** issue 15: API pack transport (src/packs); null/absent = volume transport. */
   packReleases?: PackReleaseDirs | null;
+  /** issue 18: what the claim statement already read (db/queries/claim-execution.ts); absent = read here. */
+  preloaded?: PreloadedReads | null;
+}
+
+export interface PreloadedReads {
+  secretRows: ExecutionSecretValueRow[];
+  enforcement: { ruleRef: string | null; triggerRef: string | null } | null;
 }
 
 export interface PreparedExecution {
@@ -178,7 +186,7 @@ export async function prepareExecution(row: ExecutionRow, ctx: PrepareContext): 
   const packDir = apiRelease ? apiRelease.packDir : resolvePackDir(ctx.config.packsBaseDir, row, packRef, ctx.verifiedReleases);
 
   // spec 04 §4.2 step 6: restore secret parameters.
-  const secretRows = row.config === null ? [] : await listExecutionSecretValues(ctx.db, 'execution_config', row.id);
+  const secretRows = row.config === null ? [] : (ctx.preloaded?.secretRows ?? (await listExecutionSecretValues(ctx.db, 'execution_config', row.id)));
   let parameters: unknown = row.config ?? {};
   try {
     parameters = restoreSecretParameters(parameters, secretRows, ctx.config.security.encryptionKey, row.id);
@@ -215,7 +223,7 @@ export async function prepareExecution(row: ExecutionRow, ctx: PrepareContext): 
   let trigger: string | null = null;
   if (row.enforcement !== null) {
     // Upstream ignores any error of this read (spec 04 §3.7).
-    const enf = await getEnforcement(ctx.db, row.enforcement).catch(() => null);
+    const enf = ctx.preloaded?.enforcement ?? (await getEnforcement(ctx.db, row.enforcement).catch(() => null));
     rule = enf?.ruleRef ?? null;
     trigger = enf?.triggerRef ?? null;
   }

@@ -17,10 +17,7 @@ import type { JsonValue, Queryable } from '../db/rows';
 import type { ExecutionRow } from '../db/models/execution';
 import { abandonExecution } from '../db/queries/abandon-execution';
 import { completeExecution } from '../db/queries/complete-execution';
-import { getExecution } from '../db/queries/get-execution';
 import { listRunningExecutionsForWorker } from '../db/queries/list-running-executions-for-worker';
-import { markExecutionRunning } from '../db/queries/mark-execution-running';
-import { upsertExecutionSecretValue } from '../db/queries/upsert-execution-secret-value';
 import { ensureRuntimeEnvironment, resolveEnvDir } from '../envs';
 import type { EnvMap } from '../execution/child-env';
 import { buildFailureOutcome, prepareFailureText, runExecution, runtimeFailureText, secretPathsFromSchema, type RuntimeRegistry } from '../execution';
@@ -29,15 +26,19 @@ import type { OomWatch, ProcessSpawner } from '../execution/ports';
 import type { Delivery, ConsumerDecision } from '../mq/consumer';
 import { parseCancelRequest, parseEnvelope, parseExecutionDispatch, type CompletionStatus } from '../mq/messages';
 import type { Publisher } from '../mq/publisher';
-import { encryptJsonValue, encryptionKeyHash } from '../secrets/crypto';
 import { toError } from '../errors';
 import { isPermanentError } from '../mq/retriable';
 import { sleep } from '../util/sleep';
 import { Semaphore } from '../util/semaphore';
 import type { PackReleaseGate } from '../packs';
 import { childWith } from '../util/log-bindings';
-import { decideDispatch, wireStatuses } from './dispatch-rules';
-import { PrepareError, prepareExecution, type ActionView } from './prepare';
+import { wireStatuses } from './dispatch-rules';
+import { TerminalWrites } from './terminal-writes';
+import { claimDispatch, type ClaimDeps } from './dispatch-claim';
+import { PendingCancels } from './pending-cancels';
+import { retryThroughOutages, type RetryOutcome } from './retrying';
+import { persistResultSecrets } from './result-secrets';
+import { PrepareError, prepareExecution, type ActionView, type PreloadedReads } from './prepare';
 import type { ExecutionOutput } from '../logs';
 
 export interface WorkerServiceOptions {
@@ -76,20 +77,32 @@ interface InFlight {
   done: Promise<void>;
 }
 
-const CANCEL_MEMORY_MS = 10 * 60_000;
-
 export class WorkerService {
   private readonly slots: Semaphore;
   private readonly inFlight = new Map<number, InFlight>();
   /** Cancels that arrived before their dispatch (spec 02 §8.1), with arrival time. */
-  private readonly pendingCancels = new Map<number, number>();
+  private readonly pendingCancels = new PendingCancels();
   private readonly verifiedReleases = new Set<string>();
   private accepting = true;
   private readonly log: Logger;
+  /** issue 18: terminal UPDATEs of executions finishing together go in one statement. */
+  private readonly terminalWrites: TerminalWrites;
+
+  private readonly claimDeps: ClaimDeps;
 
   constructor(private readonly opts: WorkerServiceOptions) {
     this.slots = new Semaphore(opts.config.worker.maxConcurrentTasks);
     this.log = childWith(opts.log, { component: 'executions', workerId: opts.workerId });
+    this.terminalWrites = new TerminalWrites(opts.db);
+    this.claimDeps = {
+      db: opts.db,
+      workerId: opts.workerId,
+      log: this.log,
+      metrics: opts.metrics,
+      packReleases: opts.packReleases ?? null,
+      isInFlight: (id) => this.inFlight.has(id),
+      settleCancelled: (row) => this.settleWithoutRun(row, 'cancelled', { succeeded: false, cancelled: true, error: 'Execution cancelled by user' }),
+    };
   }
 
   get runningCount(): number {
@@ -119,34 +132,12 @@ export class WorkerService {
     let handedOff = false;
     try {
       if (!this.accepting) return 'requeue';
-      const row = await getExecution(this.opts.db, p.execution_id);
-      const decision = decideDispatch(
-        row && { id: row.id, status: row.status, worker: row.worker, packRelease: row.packRelease, packReleaseDigest: row.packReleaseDigest },
-        { executionId: p.execution_id, releaseId: p.release_id ?? null, releaseDigest: p.release_digest ?? null },
-        { workerId: this.opts.workerId, isInFlight: (id) => this.inFlight.has(id) },
-      );
-      if (decision.kind === 'skip') {
-        this.log[decision.level]({ executionId: p.execution_id, redelivered: d.redelivered }, decision.reason);
-        this.opts.metrics?.dispatchRejected.inc({ reason: row === null ? 'unknown_execution' : 'skipped' });
-        return 'ack';
-      }
-      if (decision.kind === 'cancel-before-run' && row) {
-        await this.settleWithoutRun(row, 'cancelled', { succeeded: false, cancelled: true, error: 'Execution cancelled by user' });
-        return 'ack';
-      }
-      const before = row as ExecutionRow;
-      // issue 15 (src/packs): API pack transport — the pinned release is made local before `running`.
-      const gate = this.opts.packReleases ? await this.opts.packReleases.beforeRun(before) : 'run';
-      if (gate !== 'run') return gate;
-      // The guarded UPDATE decides which copy of a duplicated dispatch runs (see the query).
-      const running = await markExecutionRunning(this.opts.db, before.id);
-      if (!running) {
-        this.log.info({ executionId: before.id }, 'execution was already started or changed by someone else (duplicate dispatch?); not running it');
-        return 'ack';
-      }
+      const claim = await claimDispatch(this.claimDeps, p, d);
+      if (claim === null) return 'ack';
+      if (claim === 'requeue') return claim;
       // Durable now: the ack follows when this handler resolves; the run continues in the background.
       handedOff = true;
-      this.startRun(running, before.status);
+      this.startRun(claim.row, claim.previousStatus, { secretRows: claim.secretRows, enforcement: claim.enforcement });
       return 'ack';
     } finally {
       if (!handedOff) this.slots.release();
@@ -162,13 +153,13 @@ export class WorkerService {
     return 'reject';
   }
 
-  private startRun(row: ExecutionRow, previousStatus: string): void {
+  private startRun(row: ExecutionRow, previousStatus: string, preloaded: PreloadedReads | null): void {
     const abort = new AbortController();
     const entry: InFlight = { id: row.id, abort, abandonReason: null, done: Promise.resolve() };
     this.inFlight.set(row.id, entry);
     this.opts.metrics?.inFlight.set(this.inFlight.size);
-    if (this.takePendingCancel(row.id)) abort.abort();
-    entry.done = this.runToCompletion(row, previousStatus, entry)
+    if (this.pendingCancels.take(row.id)) abort.abort();
+    entry.done = this.runToCompletion(row, previousStatus, entry, preloaded)
       .catch((e: unknown) => this.log.error({ executionId: row.id, err: toError(e) }, 'agent fault while running an execution'))
       .finally(() => {
         this.inFlight.delete(row.id);
@@ -177,15 +168,16 @@ export class WorkerService {
       });
   }
 
-  private async runToCompletion(row: ExecutionRow, previousStatus: string, entry: InFlight): Promise<void> {
+  private async runToCompletion(row: ExecutionRow, previousStatus: string, entry: InFlight, preloaded: PreloadedReads | null): Promise<void> {
     const started = Date.now();
     const log = childWith(this.log, { executionId: row.id, actionRef: row.actionRef });
     log.info('execution started');
-    await this.publishStatus(row, previousStatus, 'running', log);
+    // issue 18: not awaited before the spawn; every later message of this execution waits for it.
+    const runningPublished = this.publishStatus(row, previousStatus, 'running', log);
 
     let outcome: ExecutionOutcome;
     try {
-      outcome = await this.prepareAndRun(row, entry, log);
+      outcome = await this.prepareAndRun(row, entry, log, preloaded);
     } catch (e) {
       // Any unexpected fault still ends the execution: nothing is left `running`.
       const err = toError(e);
@@ -193,13 +185,14 @@ export class WorkerService {
       outcome = buildFailureOutcome(runtimeFailureText(`Internal error: ${err.message}`), { phase: 'runtime', logFiles: null, outSchema: null, secretParameterPaths: [] });
     }
 
+    await runningPublished;
     if (entry.abandonReason !== null) {
       await this.settleAbandoned(row, entry.abandonReason, outcome, log);
       return;
     }
     await this.persistSecrets(row.id, outcome, log);
     let write = await this.retrying(log, 'write the final status', () =>
-      completeExecution(this.opts.db, { id: row.id, status: outcome.status, result: outcome.result as JsonValue }),
+      this.terminalWrites.complete({ id: row.id, status: outcome.status, result: outcome.result as JsonValue }),
     );
     if (!write.ok && isPermanentError(write.error)) {
       // The result itself cannot be stored (e.g. too deeply nested for PostgreSQL): keep the
@@ -212,7 +205,7 @@ export class WorkerService {
         secretParameterPaths: [],
       });
       write = await this.retrying(log, 'write the final status', () =>
-        completeExecution(this.opts.db, { id: row.id, status: outcome.status, result: outcome.result as JsonValue }),
+        this.terminalWrites.complete({ id: row.id, status: outcome.status, result: outcome.result as JsonValue }),
       );
     }
     const seconds = (Date.now() - started) / 1000;
@@ -226,12 +219,25 @@ export class WorkerService {
     }
     log.info({ status: outcome.status, exitCode: outcome.exitCode, durationMs: outcome.durationMs }, 'execution finished');
     const wire = wireStatuses(outcome);
-    await this.publishStatus(written, written.status, wire.newStatus, log);
     // The UPDATE does not return the (possibly large) result; the completion carries ours.
-    await this.publishCompletion({ ...written, result: outcome.result as JsonValue }, wire.completionStatus, log);
+    await this.publishTerminal(written, wire, outcome.result as JsonValue, log);
   }
 
-  private async prepareAndRun(row: ExecutionRow, entry: InFlight, log: Logger): Promise<ExecutionOutcome> {
+  /**
+   * ExecutionStatusChanged then ExecutionCompleted, pipelined (issue 18): the completion is
+   * written once the status message is on the channel (same order at the broker), and both
+   * confirms are awaited together instead of one after the other.
+   */
+  private async publishTerminal(written: ExecutionRow, wire: ReturnType<typeof wireStatuses>, result: JsonValue, log: Logger): Promise<void> {
+    let sent = (): void => undefined;
+    const statusSent = new Promise<void>((resolve) => (sent = resolve));
+    const status = this.publishStatus(written, written.status, wire.newStatus, log, sent);
+    await Promise.race([statusSent, status]);
+    await this.publishCompletion({ ...written, result }, wire.completionStatus, log);
+    await status;
+  }
+
+  private async prepareAndRun(row: ExecutionRow, entry: InFlight, log: Logger, preloaded: PreloadedReads | null): Promise<ExecutionOutcome> {
     const { config } = this.opts;
     // A PostgreSQL restart while reading the action/secrets must not fail the execution.
     const attempt = await this.retrying(
@@ -247,6 +253,7 @@ export class WorkerService {
           verifiedReleases: this.verifiedReleases,
           detectedShell: this.opts.detectedShell ?? null,
           packReleases: this.opts.packReleases ?? null, // issue 15
+          preloaded, // issue 18
         }),
       (e) => e instanceof PrepareError,
     );
@@ -313,29 +320,9 @@ export class WorkerService {
     return outcome;
   }
 
-  /** spec 03 §4.5 / spec 04 §6.3: originals of redacted result values, encrypted. */
-  private async persistSecrets(executionId: number, outcome: ExecutionOutcome, log: Logger): Promise<void> {
-    if (outcome.redactedValues.length === 0) return;
-    const key = this.opts.config.security.encryptionKey;
-    if (!key) {
-      // Upstream fails the terminal write here and leaves the row `running`; we keep the
-      // redacted result (nothing leaks) and say what was dropped.
-      log.warn({ paths: outcome.redactedValues.map((v) => v.jsonPath) }, 'secret result values were redacted but not stored: security.encryption_key is not configured');
-      return;
-    }
-    for (const v of outcome.redactedValues) {
-      await this.retrying(log, 'store a secret result value', () =>
-        upsertExecutionSecretValue(this.opts.db, {
-          entityType: 'execution_result',
-          entityId: executionId,
-          jsonPath: v.jsonPath,
-          sourceKind: v.sourceKind,
-          sourceRef: null,
-          encryptedValue: encryptJsonValue(v.value, key),
-          encryptionKeyHash: encryptionKeyHash(key),
-        }),
-      );
-    }
+  /** spec 03 §4.5 / spec 04 §6.3: originals of redacted result values, encrypted (result-secrets.ts). */
+  private persistSecrets(executionId: number, outcome: ExecutionOutcome, log: Logger): Promise<void> {
+    return persistResultSecrets({ db: this.opts.db, encryptionKey: this.opts.config.security.encryptionKey, executionId, outcome, log, retrying: (what, fn) => this.retrying(log, what, fn) });
   }
 
   /** Row was `canceling` at dispatch: record `cancelled` without running (spec 02 §4.1 step 4). */
@@ -374,22 +361,9 @@ export class WorkerService {
       running.abort.abort();
       return 'ack';
     }
-    this.rememberCancel(id);
+    this.pendingCancels.remember(id);
     this.log.info({ executionId: id }, 'cancel for an execution not running on this agent (unknown, finished or not yet dispatched); remembered for 10 minutes');
     return 'ack';
-  }
-
-  private rememberCancel(id: number): void {
-    const now = Date.now();
-    for (const [k, at] of this.pendingCancels) if (now - at > CANCEL_MEMORY_MS) this.pendingCancels.delete(k);
-    this.pendingCancels.set(id, now);
-  }
-
-  private takePendingCancel(id: number): boolean {
-    const at = this.pendingCancels.get(id);
-    if (at === undefined) return false;
-    this.pendingCancels.delete(id);
-    return Date.now() - at <= CANCEL_MEMORY_MS;
   }
 
   // ---------------------------------------------------------------- start-up recovery and shutdown
@@ -438,15 +412,18 @@ export class WorkerService {
 
   // ---------------------------------------------------------------- messages
 
-  private async publishStatus(row: ExecutionRow, previousStatus: string, newStatus: string, log: Logger): Promise<void> {
+  private async publishStatus(row: ExecutionRow, previousStatus: string, newStatus: string, log: Logger, onSent?: () => void): Promise<void> {
     try {
-      await this.opts.publisher.publishExecutionStatusChanged({
-        executionId: row.id,
-        actionRef: row.actionRef,
-        previousStatus,
-        newStatus,
-        changedAt: new Date(),
-      });
+      await this.opts.publisher.publishExecutionStatusChanged(
+        {
+          executionId: row.id,
+          actionRef: row.actionRef,
+          previousStatus,
+          newStatus,
+          changedAt: new Date(),
+        },
+        onSent ? { onSent } : undefined,
+      );
     } catch (e) {
       // Status messages are informational for the executor (spec 02 §5.4); the DB is the truth.
       log.warn({ err: toError(e), newStatus }, 'could not publish ExecutionStatusChanged');
@@ -484,31 +461,7 @@ export class WorkerService {
     }
   }
 
-  /**
-   * Retry through PostgreSQL outages. Returns `{ ok: true, value }`, or `{ ok: false, error }` at
-   * once for an error that would fail again (isPermanentError, or `permanent(e)`), or after
-   * `settleRetryMs` of transient failures.
-   */
-  private async retrying<T>(
-    log: Logger,
-    what: string,
-    fn: () => Promise<T>,
-    permanent: (e: unknown) => boolean = () => false,
-  ): Promise<{ ok: true; value: T } | { ok: false; error: Error }> {
-    const deadline = Date.now() + (this.opts.settleRetryMs ?? 10 * 60_000);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return { ok: true, value: await fn() };
-      } catch (e) {
-        const err = toError(e);
-        if (permanent(e) || isPermanentError(e)) return { ok: false, error: err };
-        if (Date.now() > deadline) {
-          log.error({ err }, `gave up trying to ${what}; the execution will be settled at the next start`);
-          return { ok: false, error: err };
-        }
-        log.warn({ err, attempt }, `could not ${what}; retrying`);
-        await sleep(Math.min(5000, 200 * 2 ** attempt));
-      }
-    }
+  private retrying<T>(log: Logger, what: string, fn: () => Promise<T>, permanent?: (e: unknown) => boolean): Promise<RetryOutcome<T>> {
+    return retryThroughOutages({ log, what, fn, permanent, budgetMs: this.opts.settleRetryMs ?? 10 * 60_000 });
   }
 }

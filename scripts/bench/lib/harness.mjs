@@ -49,6 +49,8 @@ export class Harness {
     /** execution id → resolve */
     this.waiters = new Map();
     this.countWaiters = new Set();
+    /** Messages the agent published on attune.executions, by routing key (round trips per execution). */
+    this.published = new Map();
   }
 
   async connect() {
@@ -66,11 +68,17 @@ export class Harness {
     this.cp.ch = this.ch;
     const { queue } = await this.ch.assertQueue('', { exclusive: true, autoDelete: true });
     await this.ch.bindQueue(queue, 'attune.executions', 'execution.completed');
+    // The executor consumes status changes too: bound here so they are routed (as in a real
+    // deployment) and counted, not dropped as unroutable.
+    await this.ch.bindQueue(queue, 'attune.executions', 'execution.status.changed');
     await this.ch.consume(
       queue,
       (msg) => {
         if (!msg) return;
         const at = now();
+        const key = msg.fields.routingKey;
+        this.published.set(key, (this.published.get(key) ?? 0) + 1);
+        if (key !== 'execution.completed') return;
         let payload;
         try {
           payload = JSON.parse(msg.content.toString('utf8')).payload;
@@ -180,6 +188,24 @@ export class Harness {
       if (s !== 'Completed') bad[s] = (bad[s] ?? 0) + 1;
     }
     return bad;
+  }
+
+  /** Snapshot of `published` (diff two to count a window). */
+  publishedCounts() {
+    return Object.fromEntries(this.published);
+  }
+
+  /**
+   * This database's transaction and tuple counters (pg_stat_database). Every statement the agent
+   * sends outside BEGIN/COMMIT is one transaction, so the delta over a window is its statements.
+   * PostgreSQL 15 flushes a backend's counters when it has been idle ~1 s or exits.
+   */
+  async pgCounters() {
+    const r = await this.cp.query(
+      `SELECT xact_commit + xact_rollback AS xacts, tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted
+         FROM pg_stat_database WHERE datname = current_database()`,
+    );
+    return Object.fromEntries(Object.entries(r.rows[0]).map(([k, v]) => [k, Number(v)]));
   }
 
   /** Consumer count of `queue`, or null while it does not exist (a failed check closes the channel). */

@@ -157,3 +157,28 @@ export function cpuByName(prefixes) {
   }
   return out;
 }
+
+/**
+ * CPU ms (self) of the PostgreSQL backends serving database `dbName` (cmdline
+ * `postgres: … <user> <db> <host> …`): the per-statement work, without what other databases on a
+ * shared server cost (the all-`postgres` sum counts those too). Shared helpers (WAL writer,
+ * checkpointer) are not in it.
+ */
+export function pgBackendsCpu(dbName) {
+  let ms = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let cmd;
+    let line;
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.startsWith('postgres:') || !cmd.includes(` ${dbName} `)) continue;
+      line = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const f = line.slice(line.lastIndexOf(')') + 2).split(' ').map(Number);
+    ms += (f[11] + f[12]) * TICK_MS;
+  }
+  return ms;
+}

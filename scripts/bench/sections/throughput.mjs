@@ -8,19 +8,26 @@ import { NOOP_ACTION } from '../lib/harness.mjs';
 import { envelope } from '../../lib/control-plane.mjs';
 import { runAmqpConsume } from '../baselines/amqp-consume.mjs';
 import { runCelery } from '../baselines/celery.mjs';
-import { cpuByName, machineCpu, now, procCpu, progress, round } from '../lib/util.mjs';
+import { cpuByName, machineCpu, now, pgBackendsCpu, procCpu, progress, round, sleep } from '../lib/util.mjs';
 
 export const CONCURRENCY = [1, 4, 16];
 const SERVICES = ['postgres', 'beam.smp'];
 
 async function agentRun(ctx, concurrency, messages) {
   const { agent } = await startReadyAgent(ctx, { tag: `tp${concurrency}`, maxConcurrent: concurrency });
+  let stopped = false;
   try {
     const executions = await ctx.harness.createExecutions(NOOP_ACTION, agent.workerId, messages);
     const ids = executions.map((e) => e.id);
+    // Let the agent's start-up statements reach pg_stat_database (idle backends flush after ~1 s).
+    await sleep(1200);
+    const pg0 = await ctx.harness.pgCounters();
+    const pub0 = ctx.harness.publishedCounts();
     const cpu0 = procCpu(agent.pid);
     const m0 = machineCpu();
     const s0 = cpuByName(SERVICES);
+    const dbName = new URL(ctx.databaseUrl).pathname.slice(1);
+    const own0 = pgBackendsCpu(dbName);
     const b0 = process.cpuUsage();
     const t0 = now();
     await ctx.harness.dispatchAll(executions, agent.workerId);
@@ -30,6 +37,7 @@ async function agentRun(ctx, concurrency, messages) {
     const cpu1 = procCpu(agent.pid);
     const m1 = machineCpu();
     const s1 = cpuByName(SERVICES);
+    const own1 = pgBackendsCpu(dbName);
     const b1 = process.cpuUsage(b0);
     const bad = ctx.harness.failures(ids);
     if (Object.keys(bad).length > 0) throw new Error(`agent c=${concurrency}: executions did not complete: ${JSON.stringify(bad)}; log ${agent.logPath}`);
@@ -37,15 +45,34 @@ async function agentRun(ctx, concurrency, messages) {
     const cpu = {
       agentMsPerExecution: round((cpu1.selfMs - cpu0.selfMs) / messages, 3),
       actionsMsPerExecution: round((cpu1.childrenMs - cpu0.childrenMs) / messages, 3),
-      postgresMsPerExecution: round((s1.postgres - s0.postgres) / messages, 3),
+      // The shared server also serves other databases: the bench database's backends alone.
+      postgresMsPerExecution: round((own1 - own0) / messages, 3),
+      postgresAllProcessesMsPerExecution: round((s1.postgres - s0.postgres) / messages, 3),
       rabbitmqMsPerExecution: round((s1['beam.smp'] - s0['beam.smp']) / messages, 3),
       benchHarnessMsPerExecution: round((b1.user + b1.system) / 1000 / messages, 3),
       machineBusyMsPerExecution: round((m1.busyMs - m0.busyMs) / messages, 3),
       machineBusyPct: round(((m1.busyMs - m0.busyMs) / (m1.totalMs - m0.totalMs)) * 100, 1),
     };
-    return { seconds, perSecond: messages / seconds, rssKiB: agent.memory()?.rssKiB ?? null, cpu };
-  } finally {
+    const rssKiB = agent.memory()?.rssKiB ?? null;
+    // Exiting backends flush their counters: read after the stop (adds its few statements).
     await agent.stop();
+    stopped = true;
+    const pg1 = await ctx.harness.pgCounters();
+    const pub1 = ctx.harness.publishedCounts();
+    const per = (a, b, k) => round(((b[k] ?? 0) - (a[k] ?? 0)) / messages, 2);
+    const roundTrips = {
+      sqlStatementsPerExecution: per(pg0, pg1, 'xacts'),
+      tuplesReturnedPerExecution: per(pg0, pg1, 'tup_returned'),
+      tuplesFetchedPerExecution: per(pg0, pg1, 'tup_fetched'),
+      tuplesInsertedPerExecution: per(pg0, pg1, 'tup_inserted'),
+      tuplesUpdatedPerExecution: per(pg0, pg1, 'tup_updated'),
+      statusChangedPerExecution: per(pub0, pub1, 'execution.status.changed'),
+      completedPerExecution: per(pub0, pub1, 'execution.completed'),
+    };
+    roundTrips.amqpPublishesPerExecution = round(roundTrips.statusChangedPerExecution + roundTrips.completedPerExecution, 2);
+    return { seconds, perSecond: messages / seconds, rssKiB, cpu, roundTrips };
+  } finally {
+    if (!stopped) await agent.stop();
   }
 }
 
@@ -72,6 +99,7 @@ export async function benchThroughput(ctx) {
       agentVsAmqpConsume: round(agent.perSecond / amqpConsume.perSecond, 3),
       agentVsCelery: round(agent.perSecond / celery.perSecond, 3),
       agentCpu: agent.cpu,
+      agentRoundTrips: agent.roundTrips,
       seconds: { agent: round(agent.seconds, 3), amqpConsume: round(amqpConsume.seconds, 3), celery: round(celery.seconds, 3) },
     });
   }

@@ -1,3 +1,4 @@
+import { prepared } from '../prepared';
 import { jsonParam, type JsonValue, type Queryable } from '../rows';
 import { EXECUTION_COLUMNS_WITHOUT_RESULT, mapExecutionRow, type ExecutionRow } from '../models/execution';
 
@@ -12,14 +13,17 @@ export type TerminalWorkerStatus = 'completed' | 'failed' | 'cancelled' | 'timeo
  * duplicate delivery finishing a second time. `canceling` is open on purpose: finishing a
  * cancel request is exactly what moves it to `cancelled`.
  */
-export const COMPLETE_EXECUTION_SQL = `
+export const COMPLETE_EXECUTION_SQL = prepared(
+  'complete-execution',
+  `
 UPDATE execution
 SET status = $2::execution_status_enum,
     result = $3::jsonb,
     updated = NOW()
 WHERE id = $1::bigint
   AND status IN ('requested', 'scheduling', 'scheduled', 'running', 'canceling')
-RETURNING ${EXECUTION_COLUMNS_WITHOUT_RESULT}`;
+RETURNING ${EXECUTION_COLUMNS_WITHOUT_RESULT}`,
+);
 
 export interface CompleteExecutionInput {
   id: number;

@@ -1,3 +1,4 @@
+import { prepared } from '../prepared';
 import { sqlState, SQLSTATE_UNIQUE_VIOLATION, toId, type Queryable } from '../rows';
 
 /**
@@ -14,7 +15,9 @@ import { sqlState, SQLSTATE_UNIQUE_VIOLATION, toId, type Queryable } from '../ro
  * both insert the artifact (ref is not unique in the DDL) — the same race as upstream's
  * find-then-insert; later runs use the lowest id.
  */
-export const CREATE_EXECUTION_LOG_STREAMS_SQL = `
+export const CREATE_EXECUTION_LOG_STREAMS_SQL = prepared(
+  'create-execution-log-streams',
+  `
 WITH input AS (
   SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS t(stream, ref, name, description, ord)
 ),
@@ -66,7 +69,8 @@ streams AS (
   RETURNING id, artifact_version
 )
 SELECT v.stream, v.artifact, v.id AS artifact_version, v.version, v.file_path, s.id AS log_stream
-FROM versions v JOIN streams s ON s.artifact_version = v.id`;
+FROM versions v JOIN streams s ON s.artifact_version = v.id`,
+);
 
 export type LogStreamName = 'stdout' | 'stderr';
 export type LogStreamBackend = 'shared_file' | 'object_segments';

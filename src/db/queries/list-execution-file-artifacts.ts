@@ -1,16 +1,20 @@
+import { prepared } from '../prepared';
 import { toId, toStringOrNull, type Queryable } from '../rows';
 
 /**
  * spec 06 §3.2 steps 1–2 (upstream `finalize_file_artifacts`): the file-backed versions an
  * execution produced, minus its runtime logs (versions with a `log_stream` row), in one query.
  */
-export const LIST_EXECUTION_FILE_ARTIFACTS_SQL = `
+export const LIST_EXECUTION_FILE_ARTIFACTS_SQL = prepared(
+  'list-execution-file-artifacts',
+  `
 SELECT v.id, v.artifact, v.version, v.file_path, v.content_type, v.body_state::text AS body_state
 FROM artifact_version v
 WHERE v.execution = $1::bigint
   AND v.file_path IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM log_stream s WHERE s.artifact_version = v.id)
-ORDER BY v.artifact, v.version`;
+ORDER BY v.artifact, v.version`,
+);
 
 export interface ExecutionFileArtifact {
   id: number;

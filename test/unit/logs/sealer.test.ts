@@ -48,6 +48,20 @@ describe('LogSealer', () => {
     expect(a.requestsTo(/\/logs\/4\/seal$/).map((q) => [q.status, q.query.truncated])).toEqual([[200, 'true']]);
   });
 
+  it('during an outage sends one probe per backoff step, not one retry per queued stream (issue 18)', async () => {
+    const { api: a, sealer } = await setup();
+    a.inject({ path: /seal$/, status: 503, times: 1000 });
+    for (let id = 10; id <= 16; id++) expect(await sealer.seal(id, false, 1000)).toBe(false);
+    await new Promise((r) => setTimeout(r, 1500));
+    // Backoff 100, 200, 200 … ms (+ ≤ 250 ms spread): a handful of probes in 1.5 s, one at a
+    // time; a retry per stream would have been 7 × that.
+    const sent = a.requestsTo(/\/logs\/\d+\/seal$/).length;
+    expect(sent).toBeGreaterThanOrEqual(2);
+    expect(sent).toBeLessThanOrEqual(10);
+    expect(sealer.pendingCount).toBe(7);
+    await sealer.stop(200);
+  });
+
   it('does not retry a conflict', async () => {
     const { api: a, sealer } = await setup();
     a.inject({ path: /seal$/, status: 409, times: 5 });
