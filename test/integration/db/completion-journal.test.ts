@@ -11,6 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../../src/log';
 import { abandonExecution } from '../../../src/db/queries/abandon-execution';
 import { completeExecution } from '../../../src/db/queries/complete-execution';
+import { completeExecutions } from '../../../src/db/queries/complete-executions';
 import type { Queryable } from '../../../src/db/rows';
 import { CompletionJournal, canonicalJson } from '../../../src/worker/completion-journal';
 import { journaledDb, journaledPublisher, replayCompletionJournal, wireStatusesOfRow } from '../../../src/worker/completion-replay';
@@ -119,6 +120,28 @@ describe('completion journal', () => {
     // Third life: nothing left to send.
     expect(await replayCompletionJournal({ journal: again, db: db.pool, publisher: journaledPublisher(pub, again, log), log })).toBe(0);
     expect(pub.sent.filter((m) => m.type === 'completed')).toHaveLength(1);
+  });
+
+  it('journals every write of a batched terminal UPDATE (terminal-writes.ts) and replays each', async () => {
+    const a = await runningExecution();
+    const b = await runningExecution();
+    const closed = await runningExecution();
+    await abandonExecution(db.pool, closed, { succeeded: false, error: 'settled elsewhere' });
+    const journal = await CompletionJournal.open(dir);
+    const rows = await completeExecutions(journaledDb(db.pool, journal, log), [
+      { id: a, status: 'completed', result: RESULT },
+      { id: b, status: 'failed', result: { ...RESULT, exit_code: 1, succeeded: false } },
+      { id: closed, status: 'completed', result: RESULT },
+    ]);
+    expect([...rows.keys()].sort()).toEqual([a, b].sort());
+    // The row someone else closed is not ours to announce: its entry is gone, the others stay.
+    expect(readdirSync(dir).sort()).toEqual([`${a}.json`, `${b}.json`].sort());
+
+    const pub = fakePublisher();
+    const again = await CompletionJournal.open(dir);
+    expect(await replayCompletionJournal({ journal: again, db: db.pool, publisher: journaledPublisher(pub, again, log), log })).toBe(2);
+    expect(pub.sent.filter((m) => m.type === 'completed').map((m) => [m.executionId, m.status]).sort()).toEqual([[a, 'Completed'], [b, 'Completed']].sort());
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it('sends nothing for a journaled write that never reached PostgreSQL (row still running)', async () => {
