@@ -113,6 +113,13 @@ describe('npm run bench -- --quick', () => {
       positive(l.celeryPerSec);
       positive(l.agentVsAmqpConsume);
       positive(l.agentVsCelery);
+      // issue 18: the CPU split and the round trips behind it.
+      positive(l.agentCpu.agentMsPerExecution);
+      num(l.agentCpu.postgresMsPerExecution);
+      positive(l.agentRoundTrips.sqlStatementsPerExecution);
+      // One running + one terminal status change and one completion per execution.
+      expect(l.agentRoundTrips.statusChangedPerExecution).toBe(2);
+      expect(l.agentRoundTrips.completedPerExecution).toBe(1);
     }
   });
 
@@ -152,8 +159,9 @@ describe('npm run bench -- --quick', () => {
     expect(run.stdout).toContain('| target | met? |');
     expect(md).toContain(doc.meta.agentLabel);
     const rows = doc.rows as Json[];
-    // 3 detection + 3 start-up + 3 overhead + 6 throughput + 2 heavy + 1 soak + 4 API packs (p50/p95 of cold vs warm, object vs volume)
-    expect(rows).toHaveLength(22);
+    // 3 detection + 3 start-up + 3 overhead + 6 throughput + 3 × 5 CPU/round-trip rows + 2 heavy + 1 soak
+    // + 4 API packs (p50/p95 of cold vs warm, object vs volume)
+    expect(rows).toHaveLength(37);
     for (const r of rows) expect(r.measure).not.toMatch(/^(failed|not run)/);
     expect(rows.filter((r) => r.target !== '—').every((r) => typeof r.met === 'boolean')).toBe(true);
   });
