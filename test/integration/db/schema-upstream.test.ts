@@ -12,11 +12,18 @@ import { completeExecution } from '../../../src/db/queries/complete-execution';
 import { deregisterWorker } from '../../../src/db/queries/deregister-worker';
 import { getAction } from '../../../src/db/queries/get-action';
 import { heartbeatWorker } from '../../../src/db/queries/heartbeat-worker';
-import { markExecutionRunning } from '../../../src/db/queries/mark-execution-running';
+import { claimExecution } from '../../../src/db/queries/claim-execution';
+import type { Queryable } from '../../../src/db/rows';
 import { registerWorker } from '../../../src/worker/registration';
 import { adminQuery, createTestDatabase, quoteIdent, type TestDatabase } from '../../support/db';
 
 let db: TestDatabase;
+
+/** The agent's dispatch claim (the statement that marks a row `running`), for an unpinned row. */
+function markRunning(q: Queryable, id: number) {
+  return claimExecution(q, { id, releaseId: null, releaseDigest: null });
+}
+
 let workerId: number;
 let actionId: number;
 
@@ -229,7 +236,7 @@ describe('object deletion queue (upstream 20260909000007)', () => {
 describe('triggers firing on the agent’s writes', () => {
   it('running → completed writes history into today’s leaf, two audit events and execution_status invalidations', async () => {
     const id = await insertExecution();
-    expect(await markExecutionRunning(db.pool, id)).not.toBeNull();
+    expect(await markRunning(db.pool, id)).toMatchObject({ claimed: true });
     expect(await completeExecution(db.pool, { id, status: 'failed', result: { exit_code: 1 } })).not.toBeNull();
 
     const hist = await db.pool.query(
@@ -270,8 +277,8 @@ describe('triggers firing on the agent’s writes', () => {
     const client = await db.pool.connect();
     try {
       await client.query('BEGIN');
-      await markExecutionRunning(client, a);
-      await markExecutionRunning(client, b);
+      await markRunning(client, a);
+      await markRunning(client, b);
       const xid = await client.query('SELECT pg_current_xact_id()::text AS x');
       await client.query('COMMIT');
       const rows = await db.pool.query(
@@ -309,8 +316,8 @@ describe('triggers firing on the agent’s writes', () => {
       await listener.query('LISTEN workflow_execution_status_changed');
       const plain = await insertExecution();
       const wf = await insertExecution({ workflowDef: 42, parent: 7 });
-      await markExecutionRunning(db.pool, plain);
-      await markExecutionRunning(db.pool, wf);
+      await markRunning(db.pool, plain);
+      await markRunning(db.pool, wf);
       await listener.query('SELECT 1'); // notifications are delivered before the next result
       await new Promise((r) => setTimeout(r, 200));
       expect(got).toHaveLength(1);
@@ -342,8 +349,8 @@ describe('triggers firing on the agent’s writes', () => {
   it('does not serialise two agents finishing executions in the same hour (no shared lock in the summary triggers)', async () => {
     const a = await insertExecution();
     const b = await insertExecution();
-    await markExecutionRunning(db.pool, a);
-    await markExecutionRunning(db.pool, b);
+    await markRunning(db.pool, a);
+    await markRunning(db.pool, b);
     const first = await db.pool.connect();
     const second = await db.pool.connect();
     try {
@@ -377,12 +384,12 @@ describe('triggers firing on the agent’s writes', () => {
       await agent.connect();
       try {
         await agent.query('SET search_path TO attune, public');
-        await expect(markExecutionRunning(agent, id)).rejects.toMatchObject({ code: '42501' });
+        await expect(markRunning(agent, id)).rejects.toMatchObject({ code: '42501' });
         const row = await db.pool.query('SELECT status::text FROM execution WHERE id = $1', [id]);
         expect(row.rows[0].status).toBe('scheduled');
         // With the grant the same write succeeds and the trigger chain completes.
         await db.pool.query(`GRANT INSERT ON audit_event TO ${quoteIdent(role)}`);
-        expect(await markExecutionRunning(agent, id)).not.toBeNull();
+        expect(await markRunning(agent, id)).not.toBeNull();
       } finally {
         await agent.end();
       }
