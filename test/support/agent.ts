@@ -306,7 +306,9 @@ export async function createAgentTestEnv(): Promise<AgentTestEnv> {
 
   try {
     const workDir = mkdtempSync(join(tmpdir(), 'attune-e2e-'));
-    cleanups.push(() => rmSync(workDir, { recursive: true, force: true }));
+    // Retries: an agent SIGKILLed above may leave a detached child (a venv being built for a
+    // pack.registered) writing into the work dir for a moment; rm then sees ENOTEMPTY.
+    cleanups.push(() => rmSync(workDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }));
     const packsDir = join(workDir, 'packs');
     const artifactsDir = join(workDir, 'artifacts');
     const runtimeEnvsDir = join(workDir, 'runtime_envs');
