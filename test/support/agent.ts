@@ -15,7 +15,7 @@
  * the database (kept with ATTUNE_TEST_KEEP_DB=1) and removes the work dir — also when a test
  * failed. ATTUNE_E2E_VERBOSE=1 echoes the agents' output to the test's stderr.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -306,9 +306,13 @@ export async function createAgentTestEnv(): Promise<AgentTestEnv> {
 
   try {
     const workDir = mkdtempSync(join(tmpdir(), 'attune-e2e-'));
-    // Retries: an agent SIGKILLed above may leave a detached child (a venv being built for a
-    // pack.registered) writing into the work dir for a moment; rm then sees ENOTEMPTY.
-    cleanups.push(() => rmSync(workDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }));
+    // An agent SIGKILLed above may leave a detached child (a venv being built for a
+    // pack.registered) writing into the work dir; stop those first (their command lines name the
+    // work dir), then remove it, retrying while a dying writer still races rm (ENOTEMPTY).
+    cleanups.push(() => {
+      spawnSync('pkill', ['-KILL', '-f', workDir]);
+      rmSync(workDir, { recursive: true, force: true, maxRetries: 50, retryDelay: 200 });
+    });
     const packsDir = join(workDir, 'packs');
     const artifactsDir = join(workDir, 'artifacts');
     const runtimeEnvsDir = join(workDir, 'runtime_envs');
