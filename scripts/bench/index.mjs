@@ -17,6 +17,9 @@
 //   --node N    run the bundle with the Node binary N (e.g. the SEA's pinned Node) instead of this one
 //   --keep      keep the work directory (agent logs, artifacts) and print its path
 //   --soak-executions N  soak with N executions instead of the size's count (a local check)
+//   --throughput-executions N  N executions per throughput level instead of the size's count
+//   --agent-only  throughput without the baselines (A/B runs of the agent alone)
+//   --agent-env NAME=VALUE  one more environment variable for every agent process (A/B toggles; repeatable)
 //
 // It creates and removes what it needs: a PostgreSQL database with a random name (development
 // schema, scripts/apply-schema.mjs), a RabbitMQ vhost (rabbitmqctl), the bench pack, the
@@ -86,7 +89,7 @@ const SECTIONS = [
 ];
 
 function parseArgs(argv) {
-  const opts = { quick: false, issueSizes: false, levels: null, out: join(root, 'bench-results'), only: null, agent: 'auto', cpuProf: null, bundle: null, nodePath: null, keep: false };
+  const opts = { quick: false, issueSizes: false, levels: null, out: join(root, 'bench-results'), only: null, agent: 'auto', cpuProf: null, bundle: null, nodePath: null, keep: false, agentEnv: {} };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -104,7 +107,15 @@ function parseArgs(argv) {
     else if (a === '--bundle') opts.bundle = resolve(value());
     else if (a === '--node') opts.nodePath = resolve(value());
     else if (a === '--keep') opts.keep = true;
+    else if (a === '--agent-only') opts.agentOnly = true;
     else if (a === '--soak-executions') opts.soakExecutions = Number(value());
+    else if (a === '--throughput-executions') opts.throughputExecutions = Number(value());
+    else if (a === '--agent-env') {
+      const kv = value();
+      const eq = kv.indexOf('=');
+      if (eq <= 0) throw new Error('--agent-env needs NAME=VALUE');
+      opts.agentEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
+    }
     else if (a === '-h' || a === '--help') opts.help = true;
     else throw new Error(`unknown argument ${a}`);
   }
@@ -117,7 +128,7 @@ function parseArgs(argv) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.help) {
-    process.stdout.write('usage: node scripts/bench/index.mjs [--quick|--issue-sizes] [--levels 1,4,16] [--out DIR] [--only detection,startup,overhead,throughput,heavy,soak,apipacks] [--agent auto|sea|node] [--cpu-prof DIR] [--bundle FILE] [--node BIN] [--keep] [--soak-executions N]\n');
+    process.stdout.write('usage: node scripts/bench/index.mjs [--quick|--issue-sizes] [--levels 1,4,16] [--out DIR] [--only detection,startup,overhead,throughput,heavy,soak,apipacks] [--agent auto|sea|node] [--cpu-prof DIR] [--bundle FILE] [--node BIN] [--keep] [--soak-executions N] [--throughput-executions N] [--agent-env NAME=VALUE] [--agent-only]\n');
     return 0;
   }
   const notes = [];
@@ -151,7 +162,9 @@ async function main() {
   const started = Date.now();
   const base = opts.quick ? SIZES.quick : opts.issueSizes ? SIZES.issue : SIZES.full;
   // --soak-executions N: a shorter soak for a local check (the notes say it was scaled down).
-  const sizes = opts.soakExecutions > 0 ? { ...base, soakExecutions: opts.soakExecutions } : base;
+  // --throughput-executions N: fewer executions per throughput level (profiling, A/B checks).
+  let sizes = opts.soakExecutions > 0 ? { ...base, soakExecutions: opts.soakExecutions } : base;
+  if (opts.throughputExecutions > 0) sizes = { ...sizes, throughputExecutions: opts.throughputExecutions };
   const results = {};
   let failed = 0;
   let agent;
@@ -194,6 +207,8 @@ async function main() {
       quick: opts.quick,
       levels: opts.levels,
       agent,
+      agentEnv: opts.agentEnv,
+      agentOnly: opts.agentOnly === true,
       agents: new Set(),
       databaseUrl: db.url,
       amqpUrl,
@@ -259,6 +274,7 @@ async function main() {
     durationSec: round((Date.now() - started) / 1000, 1),
     sizes,
     issueSizes: full,
+    agentEnv: opts.agentEnv,
     notes,
   };
   const rows = buildRows(results, meta);

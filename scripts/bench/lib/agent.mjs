@@ -39,6 +39,7 @@ export function agentEnv(ctx, extra = {}) {
     ATTUNE__ARTIFACTS__TRANSPORT: 'volume',
     ATTUNE__WORKER__SHUTDOWN_TIMEOUT: '30',
     ATTUNE__AGENT__STARTUP_TIMEOUT: '30',
+    ...ctx.agentEnv,
     ...extra,
   };
 }

@@ -85,11 +85,13 @@ export async function benchThroughput(ctx) {
   for (const c of ctx.levels ?? CONCURRENCY) {
     progress(`throughput c=${c}: agent, ${messages} executions`);
     const agent = await agentRun(ctx, c, messages);
-    progress(`throughput c=${c}: agent ${agent.perSecond.toFixed(1)}/s; amqp-consume`);
-    const amqpConsume = await runAmqpConsume(ctx, { concurrency: c, messages, command, body });
-    progress(`throughput c=${c}: amqp-consume ${amqpConsume.perSecond.toFixed(1)}/s; celery`);
-    const celery = await runCelery(ctx, { concurrency: c, messages, command, body });
-    progress(`throughput c=${c}: celery ${celery.perSecond.toFixed(1)}/s`);
+    progress(`throughput c=${c}: agent ${agent.perSecond.toFixed(1)}/s, ${agent.cpu.agentMsPerExecution} ms agent CPU per execution`);
+    // --agent-only (A/B runs of the agent): the baselines are not run and their cells stay empty.
+    const skipped = { perSecond: Number.NaN, seconds: Number.NaN };
+    const amqpConsume = ctx.agentOnly ? skipped : await runAmqpConsume(ctx, { concurrency: c, messages, command, body });
+    if (!ctx.agentOnly) progress(`throughput c=${c}: amqp-consume ${amqpConsume.perSecond.toFixed(1)}/s; celery`);
+    const celery = ctx.agentOnly ? skipped : await runCelery(ctx, { concurrency: c, messages, command, body });
+    if (!ctx.agentOnly) progress(`throughput c=${c}: celery ${celery.perSecond.toFixed(1)}/s`);
     levels.push({
       concurrency: c,
       executions: messages,

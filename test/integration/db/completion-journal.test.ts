@@ -4,7 +4,7 @@
  * agent — exactly one completion for a write that happened, none for one that did not or that
  * someone else made; a lost reply of a committed write still gets its completion.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -82,6 +82,9 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'attune-journal-'));
 });
 
+/** The execution ids a process starting now would find in the journal directory. */
+const onDisk = () => CompletionJournal.entriesOnDisk(dir).map((e) => e.executionId);
+
 async function runningExecution(): Promise<number> {
   const res = await db.pool.query(
     `INSERT INTO execution (action, action_ref, status, worker, config) VALUES ($1, 'jpack.run', 'running', $2, '{}') RETURNING id`,
@@ -106,7 +109,7 @@ describe('completion journal', () => {
     const journal = await CompletionJournal.open(dir);
     // First life: the write goes through the journaled pool, then the process "dies".
     expect(await completeExecution(journaledDb(db.pool, journal, log), { id, status: 'failed', result: { ...RESULT, exit_code: 3, succeeded: false } })).not.toBeNull();
-    expect(readdirSync(dir)).toEqual([`${id}.json`]);
+    expect(onDisk()).toEqual([id]);
 
     // Second life: replay.
     const pub = fakePublisher();
@@ -116,7 +119,7 @@ describe('completion journal', () => {
       { type: 'status', executionId: id, status: 'completed' },
       { type: 'completed', executionId: id, status: 'Completed', result: { ...RESULT, exit_code: 3, succeeded: false } },
     ]);
-    expect(readdirSync(dir)).toEqual([]);
+    expect(onDisk()).toEqual([]);
     // Third life: nothing left to send.
     expect(await replayCompletionJournal({ journal: again, db: db.pool, publisher: journaledPublisher(pub, again, log), log })).toBe(0);
     expect(pub.sent.filter((m) => m.type === 'completed')).toHaveLength(1);
@@ -135,13 +138,13 @@ describe('completion journal', () => {
     ]);
     expect([...rows.keys()].sort()).toEqual([a, b].sort());
     // The row someone else closed is not ours to announce: its entry is gone, the others stay.
-    expect(readdirSync(dir).sort()).toEqual([`${a}.json`, `${b}.json`].sort());
+    expect(onDisk().sort()).toEqual([a, b].sort());
 
     const pub = fakePublisher();
     const again = await CompletionJournal.open(dir);
     expect(await replayCompletionJournal({ journal: again, db: db.pool, publisher: journaledPublisher(pub, again, log), log })).toBe(2);
     expect(pub.sent.filter((m) => m.type === 'completed').map((m) => [m.executionId, m.status]).sort()).toEqual([[a, 'Completed'], [b, 'Completed']].sort());
-    expect(readdirSync(dir)).toEqual([]);
+    expect(onDisk()).toEqual([]);
   });
 
   it('sends nothing for a journaled write that never reached PostgreSQL (row still running)', async () => {
@@ -151,7 +154,7 @@ describe('completion journal', () => {
     const pub = fakePublisher();
     expect(await replayCompletionJournal({ journal, db: db.pool, publisher: journaledPublisher(pub, journal, log), log })).toBe(0);
     expect(pub.sent).toEqual([]);
-    expect(readdirSync(dir)).toEqual([]);
+    expect(onDisk()).toEqual([]);
   });
 
   it('sends nothing when someone else finished the row (other status or result)', async () => {
@@ -171,13 +174,13 @@ describe('completion journal', () => {
     // Not sent (no channel): the caller retries; the entry stays.
     const down = fakePublisher(['not-sent']);
     await expect(journaledPublisher(down, journal, log).publishExecutionCompleted(completedInput(id))).rejects.toThrow();
-    expect(readdirSync(dir)).toEqual([`${id}.json`]);
+    expect(onDisk()).toEqual([id]);
     // Sent but not confirmed, twice, then confirmed: one envelope throughout (a redelivery to consumers).
     const flaky = fakePublisher(['maybe', 'maybe']);
     await journaledPublisher(flaky, journal, log).publishExecutionCompleted(completedInput(id));
     expect(new Set([...down.attempts, ...flaky.attempts]).size).toBe(1);
     expect(flaky.sent).toHaveLength(1);
-    expect(readdirSync(dir)).toEqual([]);
+    expect(onDisk()).toEqual([]);
   });
 
   it('replays a completion the killed process had handed out with the same message id', async () => {
@@ -192,7 +195,7 @@ describe('completion journal', () => {
     const pub = fakePublisher();
     expect(await replayCompletionJournal({ journal: again, db: db.pool, publisher: journaledPublisher(pub, again, log), log })).toBe(1);
     expect(pub.sent.filter((m) => m.type === 'completed').map((m) => m.messageId)).toEqual([firstId]);
-    expect(readdirSync(dir)).toEqual([]);
+    expect(onDisk()).toEqual([]);
   });
 
   it('returns the row for a retried write whose first attempt committed but lost its reply', async () => {
@@ -216,7 +219,7 @@ describe('completion journal', () => {
     await journal.begin(other, 'completed', RESULT);
     await abandonExecution(db.pool, other, { succeeded: false });
     expect(await completeExecution(journaledDb(db.pool, journal, log), { id: other, status: 'completed', result: RESULT })).toBeNull();
-    expect(readdirSync(dir)).toEqual([`${id}.json`]);
+    expect(onDisk()).toEqual([id]);
   });
 
   it('fails at once (no hang) for a state dir that cannot be created', async () => {
