@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log';
 import type { Queryable } from '../db/rows';
-import { createExecutionLogStreams, type CreatedLogStream, type LogStreamName } from '../db/queries/create-execution-log-streams';
+import type { CreatedLogStream, LogStreamName } from '../db/queries/create-execution-log-streams';
 import { deleteArtifactVersions } from '../db/queries/delete-artifact-versions';
 import { describeIoError } from '../execution/failures';
 import { toError } from '../errors';
@@ -22,7 +22,7 @@ import type { SegmentedLogWriter } from './segment-writer';
 import { LogStreamSink, type ByteTarget } from './stream-sink';
 import { createStreamRedactor, secretNeedles } from './stream-redactor';
 import { decideDelayedMirror } from './delayed-mirror';
-import { KeyedSerial } from '../util/keyed-serial';
+import { LogStreamAllocations } from './log-stream-allocations';
 
 const STREAMS: readonly LogStreamName[] = ['stdout', 'stderr'];
 
@@ -95,9 +95,11 @@ function canonicalArtifactsDir(dir: string): string {
 }
 
 export class ExecutionLogs {
-  private readonly allocations = new KeyedSerial();
+  private readonly allocations: LogStreamAllocations;
 
-  constructor(private readonly opts: ExecutionLogsOptions) {}
+  constructor(private readonly opts: ExecutionLogsOptions) {
+    this.allocations = new LogStreamAllocations(opts.db);
+  }
 
   async open(req: ExecutionLogsRequest, log: Logger): Promise<ExecutionLogSet> {
     const problem = artifactRefProblem(logArtifactRef(req.actionRef, 'stdout'));
@@ -108,24 +110,25 @@ export class ExecutionLogs {
     const { policy, limit } = effectiveRetention(req, this.opts.retentionDefaults);
     let streams: CreatedLogStream[];
     try {
-      // issue 18: this agent's concurrent executions of one action would all compute the same
-      // max+1 version and retry on the unique violation (2.1 statements per execution at
-      // c=16); one at a time per action they do not collide (other agents still may: retried).
-      streams = await this.allocations.run(req.actionRef, () => createExecutionLogStreams(this.opts.db, {
-        executionId: req.executionId,
-        actionRef: req.actionRef,
-        streams: STREAMS.map((s) => ({
+      // issue 18: this agent's concurrent executions of one action are allocated together
+      // (one statement for all that arrive while one is in flight; log-stream-allocations.ts).
+      streams = await this.allocations.allocate(
+        {
+          actionRef: req.actionRef,
+          retentionPolicy: policy,
+          retentionLimit: limit,
+          backend: this.opts.segments ? 'object_segments' : 'shared_file',
+          maxUnflushedBytes: this.opts.maxUnflushedBytes,
+          maxUnflushedMs: this.opts.maxUnflushedMs,
+        },
+        req.executionId,
+        STREAMS.map((s) => ({
           stream: s,
           ref: logArtifactRef(req.actionRef, s),
           name: logArtifactName(req.actionRef, s),
           description: logArtifactDescription(req.actionRef, s, policy, limit),
         })),
-        retentionPolicy: policy,
-        retentionLimit: limit,
-        backend: this.opts.segments ? 'object_segments' : 'shared_file',
-        maxUnflushedBytes: this.opts.maxUnflushedBytes,
-        maxUnflushedMs: this.opts.maxUnflushedMs,
-      }));
+      );
     } catch (e) {
       log.warn({ err: toError(e) }, 'could not create the log stream rows; running without log streams');
       return emptySet();

@@ -3,27 +3,33 @@ import { sqlState, SQLSTATE_UNIQUE_VIOLATION, toId, type Queryable } from '../ro
 
 /**
  * spec 06 §2.1–§2.4 (upstream `allocate_execution_log_artifacts`, `create_log_pending`,
- * `create_with_backend`) in ONE statement for both streams of an execution: find the artifact
- * by ref (first match) or insert it; refresh its retention/classification/visibility when they
- * differ; insert the `pending` version numbered max+1 with its `file_path`; insert the
- * `log_stream` row. Upstream needs ~10 round trips for this (and a second UPDATE for
- * `file_path`, i.e. a second NOTIFY); the rows and columns are the same.
+ * `create_with_backend`) in ONE statement for both streams of one or more executions of the
+ * same action: find each artifact by ref (first match) or insert it; refresh its
+ * retention/classification/visibility when they differ; insert the `pending` versions numbered
+ * max+1, max+2 … in input order with their `file_path`; insert the `log_stream` rows. Upstream
+ * needs ~10 round trips per execution for this (and a second UPDATE for `file_path`, i.e. a
+ * second NOTIFY); the rows and columns are the same.
  *
  * Concurrency: instead of upstream's advisory lock around max+1, a concurrent allocation of the
  * same version number fails on `uq_artifact_version_artifact_version` and the statement is
- * retried (upstream retries that violation too). Two *first* executions of an action racing can
- * both insert the artifact (ref is not unique in the DDL) — the same race as upstream's
- * find-then-insert; later runs use the lowest id.
+ * retried (upstream retries that violation too). This agent's own executions of one action are
+ * allocated together (logs/log-stream-allocations.ts, issue 18), so they never collide with
+ * each other. Two *first* executions of an action racing can both insert the artifact (ref is
+ * not unique in the DDL) — the same race as upstream's find-then-insert; later runs use the
+ * lowest id.
  */
 export const CREATE_EXECUTION_LOG_STREAMS_SQL = prepared(
   'create-execution-log-streams',
   `
 WITH input AS (
-  SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS t(stream, ref, name, description, ord)
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS t(execution, stream, ref, name, description, ord)
+),
+refs AS (
+  SELECT DISTINCT ON (i.ref) i.ref, i.name, i.description, i.ord FROM input i ORDER BY i.ref, i.ord
 ),
 existing AS (
   SELECT DISTINCT ON (a.ref) a.id, a.ref, a.retention_policy, a.retention_limit, a.classification, a.visibility
-  FROM artifact a JOIN input i ON a.ref = i.ref
+  FROM artifact a JOIN refs r ON a.ref = r.ref
   ORDER BY a.ref, a.id
 ),
 refreshed AS (
@@ -39,36 +45,41 @@ refreshed AS (
 created AS (
   INSERT INTO artifact (ref, scope, owner, type, visibility, classification, retention_policy, retention_limit,
                         name, description, content_type, data)
-  SELECT i.ref, 'action', $8::text, 'file_text', 'private', 'runtime_log', $6::artifact_retention_enum, $7::integer,
-         i.name, i.description, 'text/plain', NULL
-  FROM input i
-  WHERE NOT EXISTS (SELECT 1 FROM existing e WHERE e.ref = i.ref)
-  ORDER BY i.ord
+  SELECT r.ref, 'action', $8::text, 'file_text', 'private', 'runtime_log', $6::artifact_retention_enum, $7::integer,
+         r.name, r.description, 'text/plain', NULL
+  FROM refs r
+  WHERE NOT EXISTS (SELECT 1 FROM existing e WHERE e.ref = r.ref)
+  ORDER BY r.ord
   RETURNING id, ref
 ),
+base AS (
+  SELECT r.ref, COALESCE(e.id, c.id) AS artifact,
+         COALESCE((SELECT max(v.version) FROM artifact_version v WHERE v.artifact = e.id), 0) AS top
+  FROM refs r
+  LEFT JOIN existing e ON e.ref = r.ref
+  LEFT JOIN created c ON c.ref = r.ref
+),
 art AS (
-  SELECT i.stream, i.ord, i.ref, COALESCE(e.id, c.id) AS artifact,
-         COALESCE((SELECT max(v.version) FROM artifact_version v WHERE v.artifact = e.id), 0) + 1 AS version
-  FROM input i
-  LEFT JOIN existing e ON e.ref = i.ref
-  LEFT JOIN created c ON c.ref = i.ref
+  SELECT i.execution, i.stream, i.ord, i.ref, b.artifact,
+         b.top + row_number() OVER (PARTITION BY i.ref ORDER BY i.ord) AS version
+  FROM input i JOIN base b ON b.ref = i.ref
 ),
 versions AS (
   INSERT INTO artifact_version (artifact, version, execution, content_type, body_state, object_key, meta, created_by, file_path)
-  SELECT a.artifact, a.version, $1::bigint, 'text/plain', 'pending',
+  SELECT a.artifact, a.version, a.execution, 'text/plain', 'pending',
          CASE WHEN $9::text = 'object_segments' THEN 'artifacts/' || a.artifact || '/v' || a.version END,
-         jsonb_build_object('stream', a.stream, 'execution_id', $1::bigint), 'worker',
+         jsonb_build_object('stream', a.stream, 'execution_id', a.execution), 'worker',
          replace(a.ref, '.', '/') || '/v' || a.version || '.txt'
   FROM art a
   ORDER BY a.ord
-  RETURNING id, artifact, version, file_path, meta->>'stream' AS stream
+  RETURNING id, artifact, version, file_path, execution, meta->>'stream' AS stream
 ),
 streams AS (
   INSERT INTO log_stream (artifact_version, backend, max_unflushed_bytes, max_unflushed_milliseconds)
   SELECT v.id, $9::log_stream_backend_enum, $10::bigint, $11::bigint FROM versions v
   RETURNING id, artifact_version
 )
-SELECT v.stream, v.artifact, v.id AS artifact_version, v.version, v.file_path, s.id AS log_stream
+SELECT v.execution, v.stream, v.artifact, v.id AS artifact_version, v.version, v.file_path, s.id AS log_stream
 FROM versions v JOIN streams s ON s.artifact_version = v.id`,
 );
 
@@ -82,15 +93,19 @@ export interface LogStreamSpec {
   description: string;
 }
 
-export interface CreateExecutionLogStreamsInput {
-  executionId: number;
+/** What the executions of one allocation share (one action, one retention, one backend). */
+export interface LogStreamAllocationCommon {
   actionRef: string;
-  streams: readonly LogStreamSpec[];
   retentionPolicy: string;
   retentionLimit: number;
   backend: LogStreamBackend;
   maxUnflushedBytes: number;
   maxUnflushedMs: number;
+}
+
+export interface CreateExecutionLogStreamsInput extends LogStreamAllocationCommon {
+  executionId: number;
+  streams: readonly LogStreamSpec[];
 }
 
 export interface CreatedLogStream {
@@ -105,34 +120,55 @@ export interface CreatedLogStream {
 /** Each round lets at least one contender per artifact through; 25 covers any realistic crowd. */
 const MAX_ATTEMPTS = 25;
 
+/** One execution's streams (see createExecutionsLogStreams). */
 export async function createExecutionLogStreams(db: Queryable, input: CreateExecutionLogStreamsInput): Promise<CreatedLogStream[]> {
+  const rows = await createExecutionsLogStreams(db, input, [{ executionId: input.executionId, streams: input.streams }]);
+  return rows.get(input.executionId) ?? [];
+}
+
+/**
+ * The streams of several executions of one action in one statement; versions are numbered in
+ * the order given. Returns each execution's rows, in its streams' order.
+ */
+export async function createExecutionsLogStreams(
+  db: Queryable,
+  common: LogStreamAllocationCommon,
+  executions: ReadonlyArray<{ executionId: number; streams: readonly LogStreamSpec[] }>,
+): Promise<Map<number, CreatedLogStream[]>> {
+  const flat = executions.flatMap((e) => e.streams.map((s) => ({ executionId: e.executionId, ...s })));
   const params = [
-    input.executionId,
-    input.streams.map((s) => s.stream),
-    input.streams.map((s) => s.ref),
-    input.streams.map((s) => s.name),
-    input.streams.map((s) => s.description),
-    input.retentionPolicy,
-    input.retentionLimit,
-    input.actionRef,
-    input.backend,
-    input.maxUnflushedBytes,
-    input.maxUnflushedMs,
+    flat.map((f) => f.executionId),
+    flat.map((f) => f.stream),
+    flat.map((f) => f.ref),
+    flat.map((f) => f.name),
+    flat.map((f) => f.description),
+    common.retentionPolicy,
+    common.retentionLimit,
+    common.actionRef,
+    common.backend,
+    common.maxUnflushedBytes,
+    common.maxUnflushedMs,
   ];
   for (let attempt = 1; ; attempt++) {
     try {
       const res = await db.query(CREATE_EXECUTION_LOG_STREAMS_SQL, params);
-      return res.rows.map((r: Record<string, unknown>) => ({
-        stream: String(r.stream) as LogStreamName,
-        artifactId: toId(r.artifact),
-        artifactVersionId: toId(r.artifact_version),
-        version: Number(r.version),
-        filePath: String(r.file_path),
-        logStreamId: toId(r.log_stream),
-      }));
+      const out = new Map<number, CreatedLogStream[]>(executions.map((e) => [e.executionId, []]));
+      for (const r of res.rows as Record<string, unknown>[]) {
+        out.get(toId(r.execution))?.push({
+          stream: String(r.stream) as LogStreamName,
+          artifactId: toId(r.artifact),
+          artifactVersionId: toId(r.artifact_version),
+          version: Number(r.version),
+          filePath: String(r.file_path),
+          logStreamId: toId(r.log_stream),
+        });
+      }
+      // RETURNING order is not guaranteed: give each execution its streams in the order asked.
+      for (const e of executions) out.get(e.executionId)?.sort((a, b) => e.streams.findIndex((s) => s.stream === a.stream) - e.streams.findIndex((s) => s.stream === b.stream));
+      return out;
     } catch (e) {
-      // A concurrent execution of the same action took the version number: compute it again,
-      // after a short random pause so a crowd of contenders does not collide again in lockstep.
+      // A concurrent execution of the same action (another agent) took a version number: compute
+      // again, after a short random pause so a crowd of contenders does not collide in lockstep.
       if (sqlState(e) !== SQLSTATE_UNIQUE_VIOLATION || attempt >= MAX_ATTEMPTS) throw e;
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 10 * Math.min(attempt, 5))));
     }

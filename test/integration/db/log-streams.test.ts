@@ -3,7 +3,9 @@
  * statement creates both streams' rows; the file-artifact query skips log versions.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createExecutionLogStreams, type CreateExecutionLogStreamsInput } from '../../../src/db/queries/create-execution-log-streams';
+import { createExecutionLogStreams, createExecutionsLogStreams, type CreateExecutionLogStreamsInput } from '../../../src/db/queries/create-execution-log-streams';
+import type { Queryable } from '../../../src/db/rows';
+import { LogStreamAllocations } from '../../../src/logs/log-stream-allocations';
 import { deleteArtifactVersions } from '../../../src/db/queries/delete-artifact-versions';
 import { listExecutionFileArtifacts } from '../../../src/db/queries/list-execution-file-artifacts';
 import { logArtifactDescription, logArtifactName, logArtifactRef } from '../../../src/logs/names';
@@ -74,6 +76,59 @@ describe('createExecutionLogStreams', () => {
     const rows = await createExecutionLogStreams(db.pool, { ...input(4001, 'mypack.obj'), backend: 'object_segments' });
     const v = await db.pool.query(`SELECT object_key FROM artifact_version WHERE id = $1`, [rows[0]!.artifactVersionId]);
     expect(v.rows[0].object_key).toBe(`artifacts/${rows[0]!.artifactId}/v1`);
+  });
+
+  it('allocates several executions of one action in one statement, versions in the order given', async () => {
+    const { executionId: _first, streams, ...common } = input(0, 'mypack.batch');
+    const rows = await createExecutionsLogStreams(db.pool, common, [7003, 7001, 7002].map((executionId) => ({ executionId, streams })));
+    expect([...rows.entries()].map(([id, r]) => [id, r.map((x) => `${x.stream}:v${x.version}`)])).toEqual([
+      [7003, ['stdout:v1', 'stderr:v1']],
+      [7001, ['stdout:v2', 'stderr:v2']],
+      [7002, ['stdout:v3', 'stderr:v3']],
+    ]);
+    const meta = await db.pool.query(
+      `SELECT v.version, v.meta, v.file_path FROM artifact_version v JOIN artifact a ON a.id = v.artifact WHERE a.ref = 'mypack.batch.stderr.log' ORDER BY v.version`,
+    );
+    expect(meta.rows).toEqual([
+      { version: 1, meta: { stream: 'stderr', execution_id: 7003 }, file_path: 'mypack/batch/stderr/log/v1.txt' },
+      { version: 2, meta: { stream: 'stderr', execution_id: 7001 }, file_path: 'mypack/batch/stderr/log/v2.txt' },
+      { version: 3, meta: { stream: 'stderr', execution_id: 7002 }, file_path: 'mypack/batch/stderr/log/v3.txt' },
+    ]);
+    const artifacts = await db.pool.query(`SELECT count(*)::int AS n FROM artifact WHERE ref LIKE 'mypack.batch.%'`);
+    expect(artifacts.rows[0].n).toBe(2);
+  });
+
+  it('groups concurrent allocations of one action: fewer statements than executions, no collision, no gap', async () => {
+    let statements = 0;
+    const counting: Queryable = {
+      query: (text, values) => {
+        statements++;
+        return db.pool.query(text, values);
+      },
+    };
+    const alloc = new LogStreamAllocations(counting);
+    const { executionId: _x, streams, ...common } = input(0, 'mypack.group');
+    const all = await Promise.all(Array.from({ length: 24 }, (_, i) => alloc.allocate(common, 8000 + i, streams)));
+    expect(all.map((r) => r[0]!.version).sort((a, b) => a - b)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+    expect(all.every((r) => r.length === 2 && r[0]!.stream === 'stdout' && r[1]!.stream === 'stderr')).toBe(true);
+    // The first goes alone; the 23 that arrived meanwhile go together.
+    expect(statements).toBe(2);
+  });
+
+  it('retries a failed batch one by one, so only the execution at fault gets the error', async () => {
+    const failing: Queryable = {
+      query: (text, values) => {
+        const ids = (values?.[0] ?? []) as number[];
+        if (ids.length > 2) return Promise.reject(new Error('batch refused'));
+        if (ids.includes(9002)) return Promise.reject(Object.assign(new Error('this one is bad'), { code: '23514' }));
+        return db.pool.query(text, values);
+      },
+    };
+    const alloc = new LogStreamAllocations(failing);
+    const { executionId: _x, streams, ...common } = input(0, 'mypack.fallback');
+    const results = await Promise.allSettled([9000, 9001, 9002, 9003].map((id) => alloc.allocate(common, id, streams)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: '23514' });
   });
 
   it('the path CHECKs of 0009 reject unsafe refs', async () => {

@@ -69,7 +69,7 @@ describe('completion journal storage', () => {
   it('skips a torn record and reads the records after it', async () => {
     const first = await CompletionJournal.open(dir);
     await first.begin(1, 'completed', null);
-    const file = join(dir, readdirSync(dir)[0]);
+    const file = join(dir, readdirSync(dir)[0] as string);
     appendFileSync(file, '\n{"op":"put","executionId":2,"status":"comp'); // disk full mid-record
     await first.begin(3, 'completed', null);
     expect(ids()).toEqual([1, 3]);
@@ -82,7 +82,7 @@ describe('completion journal storage', () => {
       await j.begin(id, 'completed', { exit_code: 0, stdout: 'x'.repeat(50) });
       if (id !== 250) await j.end(id);
     }
-    const [name] = readdirSync(dir);
+    const name = readdirSync(dir)[0] as string;
     expect(readdirSync(dir)).toHaveLength(1);
     expect(statSync(join(dir, name)).size).toBeLessThanOrEqual(4096 + 400);
     expect(ids()).toEqual([250]);
