@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Logger } from '../log';
 import type { Queryable } from '../db/rows';
-import { listExecutionFileArtifacts } from '../db/queries/list-execution-file-artifacts';
+import { listExecutionFileArtifacts, type ExecutionFileArtifact } from '../db/queries/list-execution-file-artifacts';
 import { setArtifactSize } from '../db/queries/set-artifact-size';
 import { setArtifactVersionSize } from '../db/queries/set-artifact-version-size';
 import { completeArtifactFile, uploadArtifactFile, type ApiClient } from '../api';
@@ -24,10 +24,12 @@ export async function finalizeFileArtifacts(
   executionId: number,
   log: Logger,
   transport: 'volume' | 'api' = 'volume',
+  /** How the versions are listed (logs/index.ts groups the queries of concurrent executions). */
+  list: (executionId: number) => Promise<ExecutionFileArtifact[]> = (id) => listExecutionFileArtifacts(db, id),
 ): Promise<void> {
   let versions;
   try {
-    versions = await listExecutionFileArtifacts(db, executionId);
+    versions = await list(executionId);
   } catch (e) {
     log.warn({ err: toError(e) }, 'could not list the file artifacts of the execution');
     return;

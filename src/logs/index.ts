@@ -12,6 +12,8 @@ import { secretPathsFromSchema } from '../execution/redact';
 import { getAtPointer } from '../secrets/json-pointer';
 import { toError } from '../errors';
 import { listUnsealedLogStreams } from '../db/queries/list-unsealed-log-streams';
+import { listExecutionFileArtifacts, listExecutionsFileArtifacts, type ExecutionFileArtifact } from '../db/queries/list-execution-file-artifacts';
+import { GroupCommit } from '../util/group-commit';
 import { ExecutionLogs, type ExecutionLogSet } from './execution-logs';
 import { finalizeFileArtifacts } from './file-artifacts';
 import { createMirrorOutput } from './mirror';
@@ -59,9 +61,20 @@ export class ExecutionOutput {
   readonly sealer: LogSealer;
   private readonly segments: SegmentUploads | null;
   private readonly fileWork = new Set<Promise<void>>();
+  /** issue 18: one listing query for the executions that finish while one is in flight. */
+  private readonly fileLists: GroupCommit<number, ExecutionFileArtifact[]>;
 
   constructor(private readonly opts: ExecutionOutputOptions) {
     this.sealer = opts.sealer ?? new LogSealer({ api: opts.api, log: opts.log });
+    this.fileLists = new GroupCommit({
+      maxBatch: 64,
+      identity: (id) => id,
+      batch: async (ids) => {
+        const lists = await listExecutionsFileArtifacts(opts.db, ids);
+        return ids.map((id) => lists.get(id) ?? []);
+      },
+      single: (id) => listExecutionFileArtifacts(opts.db, id),
+    });
     this.segments = opts.transport === 'api' ? new SegmentUploads(opts.api, opts.segmentPolicy, this.sealer, opts.log, opts.backgroundUploadBudgetBytes) : null;
     const mirrorFailed = (stream: string) => (err: Error) => opts.log.warn({ stream, err: err.message }, 'Failed to mirror runtime log output');
     this.logs = new ExecutionLogs({
@@ -125,7 +138,7 @@ export class ExecutionOutput {
    */
   async finalizeFiles(executionId: number, outcome: ExecutionOutcome, log: Logger): Promise<void> {
     if (outcome.phase === 'prepare') return;
-    const work = finalizeFileArtifacts(this.opts.db, this.opts.api, this.opts.artifactsDir, executionId, log, this.opts.transport);
+    const work = finalizeFileArtifacts(this.opts.db, this.opts.api, this.opts.artifactsDir, executionId, log, this.opts.transport, (id) => this.fileLists.run(id));
     this.fileWork.add(work);
     void work.finally(() => this.fileWork.delete(work));
     let timer: NodeJS.Timeout | undefined;

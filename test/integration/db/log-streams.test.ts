@@ -7,7 +7,7 @@ import { createExecutionLogStreams, createExecutionsLogStreams, type CreateExecu
 import type { Queryable } from '../../../src/db/rows';
 import { LogStreamAllocations } from '../../../src/logs/log-stream-allocations';
 import { deleteArtifactVersions } from '../../../src/db/queries/delete-artifact-versions';
-import { listExecutionFileArtifacts } from '../../../src/db/queries/list-execution-file-artifacts';
+import { listExecutionFileArtifacts, listExecutionsFileArtifacts } from '../../../src/db/queries/list-execution-file-artifacts';
 import { logArtifactDescription, logArtifactName, logArtifactRef } from '../../../src/logs/names';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 
@@ -146,6 +146,12 @@ describe('listExecutionFileArtifacts / deleteArtifactVersions', () => {
     );
     const files = await listExecutionFileArtifacts(db.pool, 6001);
     expect(files.map((f) => f.filePath)).toEqual(['mypack/report/v1.txt']);
+    // Several executions in one query: each gets its own list, an empty one when it made none.
+    const many = await listExecutionsFileArtifacts(db.pool, [6002, 6001]);
+    expect([...many.entries()].map(([id, l]) => [id, l.map((f) => f.filePath)])).toEqual([
+      [6002, []],
+      [6001, ['mypack/report/v1.txt']],
+    ]);
     await deleteArtifactVersions(db.pool, logs.map((l) => l.artifactVersionId));
     const left = await db.pool.query(`SELECT count(*)::int AS n FROM log_stream s JOIN artifact_version v ON v.id = s.artifact_version WHERE v.execution = 6001`);
     expect(left.rows[0].n).toBe(0);
