@@ -18,6 +18,7 @@
 //   --keep      keep the work directory (agent logs, artifacts) and print its path
 //   --soak-executions N  soak with N executions instead of the size's count (a local check)
 //   --throughput-executions N  N executions per throughput level instead of the size's count
+//   --work-dir DIR  where the work dir is made (default /dev/shm when writable, else the OS tmpdir)
 //   --agent-only  throughput without the baselines (A/B runs of the agent alone)
 //   --agent-env NAME=VALUE  one more environment variable for every agent process (A/B toggles; repeatable)
 //
@@ -25,7 +26,7 @@
 // schema, scripts/apply-schema.mjs), a RabbitMQ vhost (rabbitmqctl), the bench pack, the
 // baselines' processes; it apt-gets amqp-tools / python3-celery when missing
 // (scripts/bench/install-deps.sh). Exit 0 when every section ran; targets never fail it.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,6 +89,21 @@ const SECTIONS = [
   ['apipacks', 'apiPacks', benchApiPacks],
 ];
 
+/**
+ * tmpfs when there is one: this VM's root ext4 runs without a journal, and there creating a
+ * file soon after many deletes scans the recently deleted inodes (`recently_deleted`, up to 10 %
+ * of the agent's main thread in perf) — a cost that depends on what the machine deleted in the
+ * last minutes, not on the agent. `--work-dir` measures any other file system.
+ */
+function defaultWorkBase() {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return tmpdir();
+  }
+}
+
 function parseArgs(argv) {
   const opts = { quick: false, issueSizes: false, levels: null, out: join(root, 'bench-results'), only: null, agent: 'auto', cpuProf: null, bundle: null, nodePath: null, keep: false, agentEnv: {} };
   for (let i = 0; i < argv.length; i++) {
@@ -108,6 +124,7 @@ function parseArgs(argv) {
     else if (a === '--node') opts.nodePath = resolve(value());
     else if (a === '--keep') opts.keep = true;
     else if (a === '--agent-only') opts.agentOnly = true;
+    else if (a === '--work-dir') opts.workDir = resolve(value());
     else if (a === '--soak-executions') opts.soakExecutions = Number(value());
     else if (a === '--throughput-executions') opts.throughputExecutions = Number(value());
     else if (a === '--agent-env') {
@@ -128,7 +145,7 @@ function parseArgs(argv) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.help) {
-    process.stdout.write('usage: node scripts/bench/index.mjs [--quick|--issue-sizes] [--levels 1,4,16] [--out DIR] [--only detection,startup,overhead,throughput,heavy,soak,apipacks] [--agent auto|sea|node] [--cpu-prof DIR] [--bundle FILE] [--node BIN] [--keep] [--soak-executions N] [--throughput-executions N] [--agent-env NAME=VALUE] [--agent-only]\n');
+    process.stdout.write('usage: node scripts/bench/index.mjs [--quick|--issue-sizes] [--levels 1,4,16] [--out DIR] [--only detection,startup,overhead,throughput,heavy,soak,apipacks] [--agent auto|sea|node] [--cpu-prof DIR] [--bundle FILE] [--node BIN] [--keep] [--soak-executions N] [--throughput-executions N] [--agent-env NAME=VALUE] [--agent-only] [--work-dir DIR]\n');
     return 0;
   }
   const notes = [];
@@ -186,7 +203,9 @@ async function main() {
     if (opts.cpuProf) mkdirSync(opts.cpuProf, { recursive: true });
     progress(`agent under test: ${agent.label}`);
 
-    const work = mkdtempSync(join(tmpdir(), 'attune-bench-'));
+    const workBase = opts.workDir ?? defaultWorkBase();
+    const work = mkdtempSync(join(workBase, 'attune-bench-'));
+    notes.push(`Work dir (packs, artifacts_dir with the log files, the agent's state dir) under ${workBase}${workBase === '/dev/shm' ? ' (tmpfs)' : ''}; \`--work-dir DIR\` picks another.`);
     undo.push(() => (opts.keep ? progress(`work dir kept: ${work}`) : rmSync(work, { recursive: true, force: true })));
     const packsDir = join(work, 'packs');
     mkdirSync(packsDir, { recursive: true });
