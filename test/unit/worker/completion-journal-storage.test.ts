@@ -96,3 +96,18 @@ describe('completion journal storage', () => {
     await expect(j.begin(1, 'completed', null)).rejects.toMatchObject({ code: 'EBADF' });
   });
 });
+
+describe('canonical result hash', () => {
+  it('streams long strings without changing the hash: equal to the hash of the one-piece canonical text', async () => {
+    const { canonicalJson, resultHash } = await import('../../../src/worker/completion-journal');
+    const { createHash } = await import('node:crypto');
+    // Long enough for several pieces, with a surrogate pair straddling a piece boundary and
+    // characters JSON escapes.
+    const long = `${'a'.repeat(64 * 1024 - 1)}😀${'"\\\n\u0001'.repeat(40_000)}é`;
+    const value = { z: [1, null, undefined, { b: long, a: true }], a: long, m: 'x' };
+    const oneString = `{"a":${JSON.stringify(long)},"m":"x","z":[1,null,null,{"a":true,"b":${JSON.stringify(long)}}]}`;
+    expect(canonicalJson(value)).toBe(oneString);
+    expect(resultHash(value)).toBe(createHash('sha256').update(oneString).digest('hex'));
+    expect(JSON.parse(canonicalJson(value))).toEqual(JSON.parse(JSON.stringify(value)));
+  });
+});
