@@ -76,6 +76,27 @@ export function jsonParam(value: unknown): string | null {
   return value === null || value === undefined ? null : JSON.stringify(value);
 }
 
+/** Where a parameter array keeps the values behind its JSON texts (see withJsonSources). */
+const JSON_SOURCES = Symbol('attune-agent.jsonSources');
+
+/**
+ * Attach the values behind JSON parameters (by parameter index) to a parameter array, out of
+ * sight of node-postgres, so a wrapping Queryable (the completion journal) reads a 10 MiB result
+ * without parsing its text again (issue 18: peak RSS with heavy output).
+ */
+export function withJsonSources<T extends unknown[]>(params: T, sources: Readonly<Record<number, unknown>>): T {
+  Object.defineProperty(params, JSON_SOURCES, { value: sources, enumerable: false });
+  return params;
+}
+
+/** The value behind JSON parameter `index`: attached by withJsonSources, else parsed from its text. */
+export function jsonParamValue(params: readonly unknown[], index: number): unknown {
+  const sources = (params as { [JSON_SOURCES]?: Readonly<Record<number, unknown>> })[JSON_SOURCES];
+  if (sources && index in sources) return sources[index] ?? null;
+  const text = params[index];
+  return typeof text === 'string' ? (JSON.parse(text) as unknown) : null;
+}
+
 /** SQLSTATE of a pg error (STYLE.md: branch on SQLSTATE, never on message text). */
 export function sqlState(e: unknown): string | undefined {
   return e !== null && typeof e === 'object' && 'code' in e && typeof (e as { code: unknown }).code === 'string'

@@ -25,7 +25,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
-import type { Queryable, QueryResultLike } from '../db/rows';
+import { jsonParamValue, type Queryable, type QueryResultLike } from '../db/rows';
 import { mapExecutionRow, type ExecutionRow } from '../db/models/execution';
 import { ABANDON_EXECUTION_SQL } from '../db/queries/abandon-execution';
 import { COMPLETE_EXECUTION_SQL } from '../db/queries/complete-execution';
@@ -53,14 +53,14 @@ interface TerminalWrite {
  */
 function terminalWritesOf(text: string, values: readonly unknown[] | undefined): TerminalWrite[] | null {
   if (!values) return null;
-  const parse = (v: unknown): unknown => (typeof v === 'string' ? (JSON.parse(v) as unknown) : null);
-  if (text === COMPLETE_EXECUTION_SQL) return [{ id: Number(values[0]), status: String(values[1]), result: parse(values[2]) }];
-  if (text === ABANDON_EXECUTION_SQL) return [{ id: Number(values[0]), status: 'abandoned', result: parse(values[1]) }];
+  // The values behind the JSON texts, without parsing them again when the query attached them.
+  if (text === COMPLETE_EXECUTION_SQL) return [{ id: Number(values[0]), status: String(values[1]), result: jsonParamValue(values, 2) }];
+  if (text === ABANDON_EXECUTION_SQL) return [{ id: Number(values[0]), status: 'abandoned', result: jsonParamValue(values, 1) }];
   if (text === COMPLETE_EXECUTIONS_SQL) {
     // $1 ids, $2 statuses, $3 one JSON array of the results (complete-executions.ts).
     const ids = values[0] as readonly unknown[];
     const statuses = values[1] as readonly unknown[];
-    const results = parse(values[2]) as readonly unknown[];
+    const results = jsonParamValue(values, 2) as readonly unknown[];
     return ids.map((id, i) => ({ id: Number(id), status: String(statuses[i]), result: results[i] ?? null }));
   }
   return null;

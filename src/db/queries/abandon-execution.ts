@@ -1,4 +1,4 @@
-import { jsonParam, type JsonValue, type Queryable } from '../rows';
+import { jsonParam, withJsonSources, type JsonValue, type Queryable } from '../rows';
 import { EXECUTION_COLUMNS, mapExecutionRow, type ExecutionRow } from '../models/execution';
 
 // Not an upstream write (upstream's worker never sets `abandoned`, spec 04 §4.2): the agent's
@@ -15,6 +15,6 @@ RETURNING ${EXECUTION_COLUMNS}`;
 
 /** Returns null when the row is missing or no longer `running`. */
 export async function abandonExecution(db: Queryable, id: number, result: JsonValue): Promise<ExecutionRow | null> {
-  const res = await db.query(ABANDON_EXECUTION_SQL, [id, jsonParam(result)]);
+  const res = await db.query(ABANDON_EXECUTION_SQL, withJsonSources([id, jsonParam(result)], { 1: result }));
   return res.rows[0] ? mapExecutionRow(res.rows[0]) : null;
 }

@@ -1,5 +1,5 @@
 import { prepared } from '../prepared';
-import { jsonParam, type JsonValue, type Queryable } from '../rows';
+import { jsonParam, withJsonSources, type JsonValue, type Queryable } from '../rows';
 import { EXECUTION_COLUMNS_WITHOUT_RESULT, mapExecutionRow, type ExecutionRow } from '../models/execution';
 
 /** The statuses the worker writes at the end of an execution (spec 04 §4.2 step 16). */
@@ -34,6 +34,6 @@ export interface CompleteExecutionInput {
 
 /** Returns null when the row does not exist or was already terminal (nothing written). The returned row's `result` is null (see EXECUTION_COLUMNS_WITHOUT_RESULT). */
 export async function completeExecution(db: Queryable, input: CompleteExecutionInput): Promise<ExecutionRow | null> {
-  const res = await db.query(COMPLETE_EXECUTION_SQL, [input.id, input.status, jsonParam(input.result)]);
+  const res = await db.query(COMPLETE_EXECUTION_SQL, withJsonSources([input.id, input.status, jsonParam(input.result)], { 2: input.result }));
   return res.rows[0] ? mapExecutionRow(res.rows[0]) : null;
 }
