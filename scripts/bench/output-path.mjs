@@ -19,14 +19,15 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const RUNNER = `
 import { runProcess } from './src/execution/run';
-import { SharedFileSink, createSharedLogFile } from './src/logs/shared-file-sink';
+import { SharedFileTarget, createSharedLogFile } from './src/logs/shared-file-sink';
+import { LogStreamSink } from './src/logs/stream-sink';
 import { createStreamRedactor } from './src/logs/stream-redactor';
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 
 const [dir, script, maxStdout, secrets] = process.argv.slice(2);
 const hwm = () => Number(/^VmHWM:\\s+(\\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
-const sink = (name) => new SharedFileSink({ fd: createSharedLogFile(dir + '/' + name + '.log'), redactor: secrets === '1' ? createStreamRedactor(['s3cr3t-value', 'another-secret']) : null, mirror: null });
+const sink = (name) => new LogStreamSink({ target: new SharedFileTarget(createSharedLogFile(dir + '/' + name + '.log')), redactor: secrets === '1' ? createStreamRedactor(['s3cr3t-value', 'another-secret']) : null, mirror: null });
 const c0 = process.cpuUsage();
 const t0 = performance.now();
 const r = await runProcess(

@@ -9,6 +9,7 @@
  * Unlike upstream (which acks before anything is durable) the dispatch is acked only once the
  * row says `running`; a crash after that is settled at the next start (`recoverAbandoned`).
  */
+import { releaseLargeResultGarbage } from './result-memory';
 import { join } from 'node:path';
 import type { Config } from '../config/types';
 import type { AgentMetrics } from '../health';
@@ -185,6 +186,7 @@ export class WorkerService {
       outcome = buildFailureOutcome(runtimeFailureText(`Internal error: ${err.message}`), { phase: 'runtime', logFiles: null, outSchema: null, secretParameterPaths: [] });
     }
 
+    releaseLargeResultGarbage(outcome.result);
     await runningPublished;
     if (entry.abandonReason !== null) {
       await this.settleAbandoned(row, entry.abandonReason, outcome, log);
@@ -219,8 +221,10 @@ export class WorkerService {
     }
     log.info({ status: outcome.status, exitCode: outcome.exitCode, durationMs: outcome.durationMs }, 'execution finished');
     const wire = wireStatuses(outcome);
+    releaseLargeResultGarbage(outcome.result);
     // The UPDATE does not return the (possibly large) result; the completion carries ours.
     await this.publishTerminal(written, wire, outcome.result as JsonValue, log);
+    releaseLargeResultGarbage(outcome.result);
   }
 
   /**
