@@ -40,7 +40,8 @@ export function buildRows(results, meta) {
   if (s && !s.error) {
     rows.push(row('2 start-up', `cold start to \`--version\` (${s.agent === 'sea' ? 'SEA' : 'node bundle'})`, s.versionMs.n, fmtMs(s.versionMs.p50), `${fmtMs(s.versionBaseline.p50)} (${s.versionBaseline.label})`, ratio(s.versionMs.p50, s.versionBaseline.p50)));
     rows.push(row('2 start-up', 'spawn → registered and consuming (worker active + executions consumer)', s.readyMs.n, fmtMs(s.readyMs.p50), `${fmtMs(s.versionMs.p50)} (\`--version\`)`, ratio(s.readyMs.p50, s.versionMs.p50)));
-    rows.push(row('2 start-up', 'peak RSS when registered and consuming (VmHWM)', s.readyMs.n, fmtMiB(s.readyPeakRssMiB), `${fmtMiB(s.versionPeakRssMiB)} (\`--version\`)`, ratio(s.readyPeakRssMiB, s.versionPeakRssMiB)));
+    rows.push(row('2 start-up', 'peak RSS when registered and consuming (VmHWM)', s.readyMs.n, fmtMiB(s.readyPeakRssMiB), `${fmtMiB(s.versionPeakRssMiB)} (\`--version\`)`, { value: s.readyPeakRssMiB, text: fmtMiB(s.readyPeakRssMiB) }, { text: '≤ 70 MiB', check: (v) => v <= 70 }));
+    rows.push(row('2 start-up', 'peak RSS when registered and consuming vs `--version` of the same binary', s.readyMs.n, fmtMiB(s.readyPeakRssMiB), `${fmtMiB(s.versionPeakRssMiB)} (\`--version\`)`, ratio(s.readyPeakRssMiB, s.versionPeakRssMiB)));
   } else rows.push(errorRow('2 start-up', s));
 
   const o = results.overhead;
@@ -72,7 +73,11 @@ export function buildRows(results, meta) {
 
   const k = results.soak;
   if (k && !k.error) {
-    rows.push(row('6 soak', `RSS start (after ${k.warmupExecutions}) / middle / end, c=${k.concurrency}, ${k.perSecond}/s`, k.executions, `${k.rssMiB.start} / ${k.rssMiB.middle} / ${k.rssMiB.end} MiB`, `${fmtMiB(k.rssMiB.start)} (start)`, { value: k.growthPct, text: `${k.growthPct >= 0 ? '+' : ''}${k.growthPct} %` }, { text: '< +10 %', check: (v) => v < 10 }));
+    rows.push(row('6 soak', `RSS start (after ${k.warmupExecutions}) / middle / end, c=${k.concurrency}, ${k.perSecond}/s`, k.executions, `${k.rssMiB.start} / ${k.rssMiB.middle} / ${k.rssMiB.end} MiB`, `${fmtMiB(k.rssMiB.start)} (start)`, { value: k.growthPct, text: `${k.growthPct >= 0 ? '+' : ''}${k.growthPct} %` }));
+    if (k.floorMiB) {
+      const g = k.floorGrowthPct;
+      rows.push(row('6 soak', 'RSS floor (lowest sample) of the first vs the last tenth after the warm-up', k.executions, `${k.floorMiB.first} → ${k.floorMiB.last} MiB`, `${fmtMiB(k.floorMiB.first)} (first tenth)`, { value: g, text: `${g >= 0 ? '+' : ''}${g} %` }, { text: '< +5 %', check: (v) => v < 5 }));
+    }
   } else rows.push(errorRow('6 soak', k));
 
   const a = results.apiPacks;

@@ -7,6 +7,16 @@ import { kibToMiB, now, progress, round } from '../lib/util.mjs';
 
 export const SOAK_CONCURRENCY = 8;
 
+/** Lowest RSS among the samples of the first tenth after the warm-up and of the last tenth. */
+export function floorGrowth(samples, warmup, total) {
+  const span = Math.max(1, Math.round((total - warmup) / 10));
+  const min = (xs) => (xs.length > 0 ? Math.min(...xs.map((s) => s.rssKiB)) : null);
+  return {
+    first: min(samples.filter((s) => s.done >= warmup && s.done < warmup + span)),
+    last: min(samples.filter((s) => s.done >= total - span)),
+  };
+}
+
 export async function benchSoak(ctx) {
   const total = ctx.sizes.soakExecutions;
   const warmup = Math.max(1, Math.round(total * ctx.sizes.soakWarmupShare));
@@ -51,6 +61,7 @@ export async function benchSoak(ctx) {
     const bad = ctx.harness.failures(ids);
     if (Object.keys(bad).length > 0) throw new Error(`soak: executions did not complete: ${JSON.stringify(bad)}; log ${agent.logPath}`);
     const peak = Math.max(...samples.map((s) => s.rssKiB));
+    const floors = floorGrowth(samples, warmup, total);
     return {
       executions: total,
       concurrency: SOAK_CONCURRENCY,
@@ -59,7 +70,12 @@ export async function benchSoak(ctx) {
       perSecond: round(total / seconds, 1),
       rssMiB: { idle: kibToMiB(marks.idle), start: kibToMiB(marks.start), middle: kibToMiB(marks.middle), end: kibToMiB(marks.end), peakSampled: kibToMiB(peak) },
       growthPct: round(((marks.end - marks.start) / marks.start) * 100, 2),
+      // The sawtooth of the heap between collections hides a leak in single samples; what a leak
+      // raises is the floor: the lowest RSS of the first and of the last tenth of the run.
+      floorMiB: { first: kibToMiB(floors.first), last: kibToMiB(floors.last) },
+      floorGrowthPct: floors.first ? round(((floors.last - floors.first) / floors.first) * 100, 2) : null,
       samples: samples.length,
+      series: samples.map((s) => [s.done, s.rssKiB]),
     };
   } finally {
     clearInterval(timer);
