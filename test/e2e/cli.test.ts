@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runBundle } from '../support/cli';
+import { BUNDLE, runBundle } from '../support/cli';
 
 const baseEnv = (): Record<string, string | undefined> => {
   const env: Record<string, string | undefined> = { ...process.env };
@@ -24,6 +24,19 @@ describe('attune-agent CLI (built bundle)', () => {
     for (const word of ['run', 'detect', 'exec', 'install', 'wait', '--config', '--name', '--log-level', '--detect-only']) {
       expect(r.stdout).toContain(word);
     }
+  });
+
+  it('a reader that closes the pipe early (`--help | head -1`) does not crash the agent', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [BUNDLE, '--help'], { env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Our end is closed before the agent writes anything (as after `head -1` has its line), so
+    // every write of the help text meets EPIPE.
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(stderr).not.toContain('EPIPE');
+    expect(code).toBe(0);
   });
 
   it('an unknown flag is a usage error: exit 2 with a message', async () => {
