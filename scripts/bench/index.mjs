@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { bundle } from '../build.mjs';
 import { agentLauncher } from './lib/agent.mjs';
 import { Harness, writeBenchPack } from './lib/harness.mjs';
-import { createDatabase, createVhost, deleteVhost, dropDatabase, inSeaNamespace, installDeps, mountSea, reexecInSeaNamespace, vhostUrl } from './lib/infra.mjs';
+import { createDatabase, createVhost, deleteVhost, dropDatabase, inSeaNamespace, installDeps, mountSea, reexecInSeaNamespace, seaStaleBecause, vhostUrl } from './lib/infra.mjs';
 import { buildRows, renderMarkdown } from './lib/report.mjs';
 import { progress, round } from './lib/util.mjs';
 import { benchDetection } from './sections/detection.mjs';
@@ -189,6 +189,11 @@ async function main() {
   let vhost;
   try {
     if (opts.agent !== 'node' && inSeaNamespace()) {
+      const stale = seaStaleBecause(root);
+      if (stale) {
+        progress(`WARNING: ${stale} is newer than dist/agent-linux-${process.arch}/attune-agent: this run measures the older build (npm run build:sea)`);
+        notes.push(`**The single executable is older than the source** (${stale} changed after it was built): these figures are of the older build.`);
+      }
       const mounted = mountSea(root);
       // The mount namespace (and its /opt) ends with this process; the copy behind it is ours.
       undo.push(() => rmSync(mounted.copy, { recursive: true, force: true }));

@@ -121,13 +121,16 @@ export class LogSealer {
     entry.attempt++;
     const delay = backoffDelayMs(entry.attempt - 1, this.opts.retryBaseMs ?? 1000, this.opts.retryMaxMs ?? 60_000);
     this.downUntil = Math.max(this.downUntil, this.now() + delay);
-    if (!this.pending.has(entry.versionId) && this.pending.size >= (this.opts.maxPending ?? 1000)) this.giveUpOldest();
     this.schedule(entry, delay);
   }
 
   private schedule(entry: PendingSeal, delayMs: number): void {
     if (entry.timer) clearTimeout(entry.timer);
     entry.timer = null;
+    // The bound holds for every way into the queue: during a long outage new streams arrive
+    // here straight from seal() (issue 18: the soak without an API grew by ~36 MiB of queued
+    // streams, one per log stream, until the first probe failed).
+    if (!this.pending.has(entry.versionId) && this.pending.size >= (this.opts.maxPending ?? 1000)) this.giveUpOldest();
     if (this.now() < this.downUntil && !this.stopped) {
       // Known outage: wait in the queue for the probe instead of a timer of its own.
       this.pending.set(entry.versionId, entry);

@@ -4,7 +4,7 @@
 // run from /opt/attune/agent (its ELF interpreter and RPATH point there; the host's /opt is
 // never touched).
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -112,6 +112,29 @@ export async function reexecInSeaNamespace(root, argv) {
  * tmpfs over /opt, the copy bind-mounted read-only at /opt/attune/agent. Returns the binary's
  * path and the copy (to remove at the end).
  */
+/**
+ * Files under src/ (and package.json) changed after the single executable was built: the bench
+ * would measure old code. Returns the newest such path, or null.
+ */
+export function seaStaleBecause(root) {
+  const bin = join(root, 'dist', `agent-linux-${process.arch}`, 'attune-agent');
+  let built;
+  try {
+    built = statSync(bin).mtimeMs;
+  } catch {
+    return null;
+  }
+  let newest = null;
+  const visit = (p) => {
+    const st = statSync(p);
+    if (st.isDirectory()) for (const name of readdirSync(p)) visit(join(p, name));
+    else if (st.mtimeMs > built && (newest === null || st.mtimeMs > newest.mtimeMs)) newest = { path: p, mtimeMs: st.mtimeMs };
+  };
+  visit(join(root, 'src'));
+  visit(join(root, 'package.json'));
+  return newest ? newest.path.slice(root.length + 1) : null;
+}
+
 export function mountSea(root) {
   const dist = join(root, 'dist', `agent-linux-${process.arch}`);
   const copy = mkdtempSync(join(tmpdir(), 'attune-bench-sea-'));

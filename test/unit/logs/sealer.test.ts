@@ -62,6 +62,19 @@ describe('LogSealer', () => {
     await sealer.stop(200);
   });
 
+  it('holds at most maxPending streams during an outage, however many arrive (oldest given up first)', async () => {
+    const { api: a } = await setup();
+    a.inject({ path: /seal$/, status: 503, times: 100_000 });
+    const tokens = new WorkerTokenProvider({ secret: 's' });
+    tokens.setWorkerId(1);
+    const sealer = new LogSealer({ api: new ApiClient({ baseUrl: a.url, tokens }), log: createSilentLogger(), retryBaseMs: 60_000, retryMaxMs: 60_000, maxPending: 50 });
+    expect(await sealer.seal(1, false, 1000)).toBe(false); // the failure that marks the API down
+    for (let id = 2; id <= 500; id++) expect(await sealer.seal(id, false, 1000)).toBe(false);
+    expect(sealer.pendingCount).toBe(50);
+    expect(a.requestsTo(/\/logs\/\d+\/seal$/)).toHaveLength(1); // queued, not sent
+    await sealer.stop(200);
+  });
+
   it('does not retry a conflict', async () => {
     const { api: a, sealer } = await setup();
     a.inject({ path: /seal$/, status: 409, times: 5 });
