@@ -9,6 +9,21 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
+/**
+ * pg's lib/stream.js picks Node or Cloudflare sockets at load time by touching `navigator` and
+ * constructing a `Response`: in Node that loads Node's internal undici (fetch) at every start,
+ * ~14 ms of CPU and several MiB, also for `--version` and `detect` (issue 18). The agent only
+ * runs on Node: pg gets its own Node branch (scripts/lib/pg-node-stream.cjs), nothing else.
+ */
+const pgNodeStreams = {
+  name: 'pg-node-streams',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/stream(\.js)?$/ }, (args) =>
+      /[\\/]node_modules[\\/]pg[\\/]lib$/.test(args.resolveDir) ? { path: join(root, 'scripts', 'lib', 'pg-node-stream.cjs') } : undefined,
+    );
+  },
+};
+
 export async function bundle({ outfile = join(root, 'dist', 'attune-agent.cjs'), target = 'node20', minify = false } = {}) {
   mkdirSync(dirname(outfile), { recursive: true });
   const result = await build({
@@ -28,6 +43,7 @@ export async function bundle({ outfile = join(root, 'dist', 'attune-agent.cjs'),
     legalComments: 'none',
     banner: { js: '#!/usr/bin/env node' },
     define: { __ATTUNE_AGENT_VERSION__: JSON.stringify(pkg.version) },
+    plugins: [pgNodeStreams],
     // pg's optional native binding is never used (STYLE.md: no native addons).
     external: ['pg-native'],
     logLevel: 'warning',
