@@ -7,8 +7,8 @@
  * artifacts_dir, see wiring/process-state.ts).
  *
  * Storage (issue 18): one append-only file per agent process, `<process>.log`, one JSON record
- * per line (`put` = the entry as it is now, `end` = no longer owed), written with one write(2)
- * each. The file-per-entry layout before it cost a create, a rename and an unlink per execution:
+ * per line (`put` = the entry as it is now, `end` = no longer owed), each appended with one
+ * write(2) (open O_APPEND, write, close: no descriptor held). The file-per-entry layout before it cost a create, a rename and an unlink per execution:
  * under load ext4's inode allocation (recently deleted inodes) alone was ~7 % of the agent's CPU
  * and the journal ~0.9 ms of CPU per execution. A write that returned is in the page cache and
  * survives the process being killed (what the journal is for); there is no fsync, as before:
@@ -25,7 +25,7 @@
  * someone else finished meanwhile (e.g. the executor) is never announced a second time.
  */
 import { randomBytes, createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 
@@ -64,7 +64,7 @@ const DEFAULT_COMPACT_BYTES = 1024 * 1024;
 export class CompletionJournal {
   /** Entries of this process not ended yet (the file is the truth across restarts). */
   private readonly open = new Map<number, JournalEntry>();
-  private fd: number;
+  private closed = false;
   private bytes = 0;
   private readonly file: string;
   private readonly compactBytes: number;
@@ -75,7 +75,7 @@ export class CompletionJournal {
   ) {
     this.compactBytes = opts.compactBytes ?? DEFAULT_COMPACT_BYTES;
     this.file = join(dir, `${Date.now().toString(36)}-${process.pid}-${randomBytes(3).toString('hex')}.log`);
-    this.fd = openSync(this.file, 'a', 0o600);
+    closeSync(openSync(this.file, 'a', 0o600));
   }
 
   /** Create (0700) and open the journal directory, taking over what earlier processes left. Throws when it cannot be created. */
@@ -134,11 +134,9 @@ export class CompletionJournal {
     return sortEntries([...this.open.values()]);
   }
 
-  /** Close the file (the entries still open stay in it for the next start). */
+  /** No more writes (the entries still open stay in the file for the next start). */
   close(): void {
-    const fd = this.fd;
-    this.fd = -1; // later writes fail with EBADF instead of landing in a reused descriptor
-    if (fd >= 0) closeSync(fd);
+    this.closed = true;
   }
 
   private put(entry: JournalEntry): void {
@@ -146,11 +144,20 @@ export class CompletionJournal {
     this.open.set(entry.executionId, entry);
   }
 
-  /** One record, one write(2); throws (ENOSPC, EIO …) to the caller, who runs on without it. */
+  /**
+   * One record, one write(2) on an O_APPEND descriptor opened for it: no descriptor is held
+   * between records, so the volume can be remounted (read-only, say) like any other. Throws
+   * (EROFS, ENOSPC, EIO …) to the caller, who runs on without the journal.
+   */
   private append(record: Record<string, unknown>): void {
-    if (this.fd < 0) throw Object.assign(new Error(`completion journal ${this.file} is closed`), { code: 'EBADF' });
+    if (this.closed) throw Object.assign(new Error(`completion journal ${this.file} is closed`), { code: 'EBADF' });
     const line = `\n${JSON.stringify(record)}\n`;
-    this.bytes += writeSync(this.fd, line);
+    const fd = openSync(this.file, 'a', 0o600);
+    try {
+      this.bytes += writeSync(fd, line);
+    } finally {
+      closeSync(fd);
+    }
     if (this.bytes > this.compactBytes) this.compact();
   }
 
@@ -167,8 +174,6 @@ export class CompletionJournal {
       closeSync(fd);
     }
     renameSync(tmp, this.file);
-    closeSync(this.fd);
-    this.fd = openSync(this.file, 'a', 0o600);
     this.bytes = bytes;
   }
 
@@ -177,7 +182,7 @@ export class CompletionJournal {
     const { entries, files } = readDir(this.dir, this.file);
     for (const e of sortEntries([...entries.values()])) this.put(e);
     for (const f of files) rmSync(f, { force: true });
-    this.bytes = fstatSync(this.fd).size;
+    this.bytes = statSync(this.file).size;
   }
 }
 

@@ -159,9 +159,10 @@ describe('npm run bench -- --quick', () => {
     expect(run.stdout).toContain('| target | met? |');
     expect(md).toContain(doc.meta.agentLabel);
     const rows = doc.rows as Json[];
-    // 3 detection + 3 start-up + 3 overhead + 6 throughput + 3 × 5 CPU/round-trip rows + 2 heavy + 1 soak
-    // + 4 API packs (p50/p95 of cold vs warm, object vs volume)
-    expect(rows).toHaveLength(37);
+    // 3 detection + 4 start-up + 3 overhead + 6 throughput + 3 × 5 CPU/round-trip rows + 2 heavy
+    // + 2 soak (single samples, floors) + 4 API packs (p50/p95 of cold vs warm, object vs volume)
+    expect(rows).toHaveLength(39);
+    expect(rows.map((r) => r.target)).toEqual(expect.arrayContaining(['≤ 70 MiB', '< +5 %']));
     for (const r of rows) expect(r.measure).not.toMatch(/^(failed|not run)/);
     expect(rows.filter((r) => r.target !== '—').every((r) => typeof r.met === 'boolean')).toBe(true);
   });
