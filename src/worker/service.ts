@@ -9,7 +9,6 @@
  * Unlike upstream (which acks before anything is durable) the dispatch is acked only once the
  * row says `running`; a crash after that is settled at the next start (`recoverAbandoned`).
  */
-import { releaseLargeResultGarbage } from './result-memory';
 import { join } from 'node:path';
 import type { Config } from '../config/types';
 import type { AgentMetrics } from '../health';
@@ -40,6 +39,8 @@ import { PendingCancels } from './pending-cancels';
 import { retryThroughOutages, type RetryOutcome } from './retrying';
 import { persistResultSecrets } from './result-secrets';
 import { PrepareError, prepareExecution, type ActionView, type PreloadedReads } from './prepare';
+import { publishCompleted, publishStatusChanged } from './execution-messages';
+import { releaseLargeResultGarbage } from './result-memory';
 import type { ExecutionOutput } from '../logs';
 
 export interface WorkerServiceOptions {
@@ -414,55 +415,14 @@ export class WorkerService {
     await this.drain(timeoutMs);
   }
 
-  // ---------------------------------------------------------------- messages
+  // ---------------------------------------------------------------- messages (execution-messages.ts)
 
-  private async publishStatus(row: ExecutionRow, previousStatus: string, newStatus: string, log: Logger, onSent?: () => void): Promise<void> {
-    try {
-      await this.opts.publisher.publishExecutionStatusChanged(
-        {
-          executionId: row.id,
-          actionRef: row.actionRef,
-          previousStatus,
-          newStatus,
-          changedAt: new Date(),
-        },
-        onSent ? { onSent } : undefined,
-      );
-    } catch (e) {
-      // Status messages are informational for the executor (spec 02 §5.4); the DB is the truth.
-      log.warn({ err: toError(e), newStatus }, 'could not publish ExecutionStatusChanged');
-    }
+  private publishStatus(row: ExecutionRow, previousStatus: string, newStatus: string, log: Logger, onSent?: () => void): Promise<void> {
+    return publishStatusChanged(this.opts.publisher, row, previousStatus, newStatus, log, onSent);
   }
 
-  /** Exactly one ExecutionCompleted: retried only when the broker certainly did not get it. */
-  private async publishCompletion(row: ExecutionRow, status: CompletionStatus, log: Logger): Promise<void> {
-    if (row.action === null) {
-      // spec 02 §5.2: action_id is not nullable; upstream sends no completion then.
-      log.warn('execution has no action id; no ExecutionCompleted sent (as upstream)');
-      return;
-    }
-    const deadline = Date.now() + (this.opts.settleRetryMs ?? 10 * 60_000);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.opts.publisher.publishExecutionCompleted({
-          executionId: row.id,
-          actionId: row.action,
-          actionRef: row.actionRef,
-          status,
-          result: row.result,
-          completedAt: new Date(),
-        });
-        return;
-      } catch (e) {
-        const maybeDelivered = (e as { maybeDelivered?: boolean }).maybeDelivered === true;
-        if (maybeDelivered || Date.now() > deadline) {
-          log.error({ err: toError(e), maybeDelivered }, 'ExecutionCompleted may not have reached the broker; not re-sending (a duplicate would double-release the action slot)');
-          return;
-        }
-        log.warn({ err: toError(e), attempt }, 'ExecutionCompleted not sent yet; retrying');
-        await sleep(Math.min(5000, 250 * 2 ** attempt));
-      }
-    }
+  private publishCompletion(row: ExecutionRow, status: CompletionStatus, log: Logger): Promise<void> {
+    return publishCompleted(this.opts.publisher, row, status, log, this.opts.settleRetryMs ?? 10 * 60_000);
   }
 
   private retrying<T>(log: Logger, what: string, fn: () => Promise<T>, permanent?: (e: unknown) => boolean): Promise<RetryOutcome<T>> {
