@@ -174,13 +174,21 @@ describe('the API failing while actions run (issue 15: never blocks or fails an 
   });
 
   it('connections closed mid-body → retried with the same sequence and bytes; the execution completes', async () => {
+    const before = api.requestsTo(SEGMENTS).length;
     api.inject({ method: 'PUT', path: SEGMENTS, close: true, times: 2 });
     const r = await run('a');
     expect(r.row.status).toBe('completed');
     await pollUntil(async () => (byStream(await logRows(e.cp, r.id)).stdout.sealed ? true : undefined), 20_000, 'the sealed stream');
-    const all = [...putsFor(byStream(await logRows(e.cp, r.id)).stdout.version_id), ...putsFor(byStream(await logRows(e.cp, r.id)).stderr.version_id)];
-    expect(all.filter((q) => q.status === -1)).toHaveLength(2);
-    expect(all.every((q) => q.path.endsWith('/segments/0'))).toBe(true);
+    // Both injected closes were used; a background upload left by an earlier test of this file
+    // may have taken one of them (seen once in CI), so ours got one or both.
+    expect(api.requestsTo(SEGMENTS).slice(before).filter((q) => q.status === -1)).toHaveLength(2);
+    const rows = byStream(await logRows(e.cp, r.id));
+    const ours = [...putsFor(rows.stdout.version_id), ...putsFor(rows.stderr.version_id)];
+    const closed = ours.filter((q) => q.status === -1);
+    expect(closed.length).toBeGreaterThanOrEqual(1);
+    expect(ours.every((q) => q.path.endsWith('/segments/0'))).toBe(true);
+    // Every closed attempt was retried on the same sequence number and answered.
+    for (const c of closed) expect(ours.some((q) => q.path === c.path && q.at > c.at && q.status >= 200 && q.status < 300)).toBe(true);
     await assertHealthyAfterwards();
   });
 });
