@@ -125,10 +125,6 @@ export class CompletionJournal {
     this.append({ op: 'end', executionId });
   }
 
-  async get(executionId: number): Promise<JournalEntry | null> {
-    return this.open.get(executionId) ?? null;
-  }
-
   /** Entries not ended, oldest first: at start-up, what earlier processes left (copied into this process's file at open). */
   async pending(): Promise<JournalEntry[]> {
     return sortEntries([...this.open.values()]);
