@@ -6,7 +6,7 @@ import { toStringOrNull } from '../rows';
 
 /**
  * The dispatch's reads and the `running` mark in ONE statement (issue 18; spec 04 §4.2 steps
- * 1, 3, 6, 9): the guarded UPDATE of `mark-execution-running.ts` — same SET, same row values,
+ * 1, 3, 6, 9): the guarded `running` UPDATE — same SET, same row values,
  * same triggers (`execution_status_changed`, execution_history) — further guarded by the
  * release pin the dispatch names (spec 03 §1.1 step 2, checked before by a separate read).
  * When it updates, the statement also returns what preparation reads per execution: the
@@ -14,6 +14,15 @@ import { toStringOrNull } from '../rows';
  * trigger refs. When it does not, it returns the row as it was (statement snapshot), so the
  * caller can tell a cancel-before-run, a stale dispatch or a redelivery apart; no row at all
  * means the execution does not exist.
+ *
+ * Deliberate difference from upstream (spec 04 §4.2 step 3, §8.5): upstream's UPDATE is
+ * unconditional and would overwrite a terminal row (e.g. one the executor already marked
+ * `cancelled`/`timeout`) or a `canceling` row back to `running`. This UPDATE only moves rows
+ * that have not started (`requested`, `scheduling`, `scheduled`): it is the single place that
+ * decides which delivery of a dispatch runs the action. Two copies of one dispatch (a
+ * redelivery next to its stale original after a reconnect, a producer retry, two processes
+ * sharing a worker name) race on this row and exactly one gets it back; a row left `running`
+ * by a crashed agent is settled as `abandoned` at the next start instead of being re-run.
  */
 export const CLAIM_EXECUTION_SQL = prepared(
   'claim-execution',

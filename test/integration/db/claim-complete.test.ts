@@ -7,7 +7,7 @@ import { claimExecution } from '../../../src/db/queries/claim-execution';
 import { completeExecution } from '../../../src/db/queries/complete-execution';
 import { completeExecutions } from '../../../src/db/queries/complete-executions';
 import { getExecution } from '../../../src/db/queries/get-execution';
-import { markExecutionRunning } from '../../../src/db/queries/mark-execution-running';
+import { EXECUTION_COLUMNS, mapExecutionRow, type ExecutionRow } from '../../../src/db/models/execution';
 import { upsertExecutionSecretValue } from '../../../src/db/queries/upsert-execution-secret-value';
 import { withPreparedStatements } from '../../../src/db/prepared';
 import type { Queryable } from '../../../src/db/rows';
@@ -16,6 +16,20 @@ import { TerminalWrites } from '../../../src/worker/terminal-writes';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 
 const DIGEST = 'cd'.repeat(32);
+
+/**
+ * The reference: the plain one-step `running` mark the agent used before the claim merged the
+ * dispatch's reads into it (same SET, same guard). The claim must write exactly what it writes.
+ */
+async function markExecutionRunning(id: number, startedAt: Date): Promise<ExecutionRow | null> {
+  const res = await db.pool.query(
+    `UPDATE execution SET status = 'running', started_at = $2::timestamptz, updated = NOW()
+     WHERE id = $1::bigint AND status IN ('requested', 'scheduling', 'scheduled')
+     RETURNING ${EXECUTION_COLUMNS}`,
+    [id, startedAt],
+  );
+  return res.rows[0] ? mapExecutionRow(res.rows[0]) : null;
+}
 let db: TestDatabase;
 let q: Queryable;
 let workerId: number;
@@ -92,7 +106,7 @@ describe('claimExecution', () => {
     const got: { claim?: Awaited<ReturnType<typeof claimExecution>>; marked?: Awaited<ReturnType<typeof markExecutionRunning>> } = {};
     const payloads = await listen('execution_status_changed', async () => {
       got.claim = await claimExecution(q, { id: a, releaseId, releaseDigest: DIGEST, startedAt });
-      got.marked = await markExecutionRunning(db.pool, b, startedAt);
+      got.marked = await markExecutionRunning(b, startedAt);
     });
     const { claim, marked } = got;
     expect(claim).toMatchObject({ claimed: true, previousStatus: 'scheduled', enforcement: { ruleRef: 'cpack.rule', triggerRef: 'cpack.trigger' } });

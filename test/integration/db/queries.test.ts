@@ -10,7 +10,7 @@ import { getExecution } from '../../../src/db/queries/get-execution';
 import { getRuntime } from '../../../src/db/queries/get-runtime';
 import { listExecutionSecretValues } from '../../../src/db/queries/list-execution-secret-values';
 import { listRunningExecutionsForWorker } from '../../../src/db/queries/list-running-executions-for-worker';
-import { markExecutionRunning } from '../../../src/db/queries/mark-execution-running';
+import { claimExecution } from '../../../src/db/queries/claim-execution';
 import { updateWorkerCapabilities } from '../../../src/db/queries/update-worker-capabilities';
 import { getWorker } from '../../../src/db/queries/get-worker';
 import { upsertExecutionSecretValue } from '../../../src/db/queries/upsert-execution-secret-value';
@@ -108,9 +108,9 @@ describe('execution queries', () => {
     await listener.query('LISTEN execution_status_changed');
     try {
       const startedAt = new Date();
-      const running = await markExecutionRunning(db.pool, id, startedAt);
-      expect(running).toMatchObject({ id, status: 'running' });
-      expect(running!.startedAt!.getTime()).toBe(startedAt.getTime());
+      const claim = await claimExecution(db.pool, { id, releaseId, releaseDigest: DIGEST, startedAt });
+      expect(claim).toMatchObject({ claimed: true, row: { id, status: 'running' } });
+      expect(claim!.row.startedAt!.getTime()).toBe(startedAt.getTime());
 
       const done = await completeExecution(db.pool, { id, status: 'completed', result: { exit_code: 0, succeeded: true } });
       // The UPDATE does not send the result back (the caller has it); the row holds it.
@@ -119,7 +119,7 @@ describe('execution queries', () => {
 
       // A second terminal write and a late "running" must not touch the finished row.
       expect(await completeExecution(db.pool, { id, status: 'failed', result: { succeeded: false } })).toBeNull();
-      expect(await markExecutionRunning(db.pool, id)).toBeNull();
+      expect(await claimExecution(db.pool, { id, releaseId, releaseDigest: DIGEST })).toMatchObject({ claimed: false, row: { status: 'completed' } });
       expect((await getExecution(db.pool, id))!.status).toBe('completed');
 
       const deadline = Date.now() + 3000;
@@ -161,7 +161,7 @@ describe('execution queries', () => {
 
   it('does not start a canceling or cancelled execution', async () => {
     const canceling = await insertExecution('canceling');
-    expect(await markExecutionRunning(db.pool, canceling)).toBeNull();
+    expect(await claimExecution(db.pool, { id: canceling, releaseId, releaseDigest: DIGEST })).toMatchObject({ claimed: false, row: { status: 'canceling' } });
     // ...but a cancel request can be finished as cancelled
     expect(await completeExecution(db.pool, { id: canceling, status: 'cancelled', result: { succeeded: false } })).toMatchObject({
       status: 'cancelled',
