@@ -32,12 +32,11 @@ import { COMPLETE_EXECUTION_SQL } from '../db/queries/complete-execution';
 import { COMPLETE_EXECUTIONS_SQL } from '../db/queries/complete-executions';
 import { GET_EXECUTION_SQL, getExecution } from '../db/queries/get-execution';
 import type { CompletionStatus } from '../mq/messages';
-import type { Publisher } from '../mq/publisher';
+import type { ExecutionPublisher } from './execution-messages';
 import { toError } from '../errors';
 import { sleep } from '../util/sleep';
 import { resultHash, type CompletionJournal, type JournalEntry } from './completion-journal';
 
-type CompletionPublisher = Pick<Publisher, 'publishExecutionStatusChanged' | 'publishExecutionCompleted'>;
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'timeout', 'abandoned']);
 
@@ -114,7 +113,7 @@ export function journaledDb(db: Queryable, journal: CompletionJournal, log: Logg
  * lost (maybe delivered) is published again with the same envelope until confirmed: to the
  * executor that is a broker redelivery, never a second completion.
  */
-export function journaledPublisher(publisher: CompletionPublisher, journal: CompletionJournal, log: Logger, opts: { maybeRetryMs?: number } = {}): CompletionPublisher {
+export function journaledPublisher(publisher: ExecutionPublisher, journal: CompletionJournal, log: Logger, opts: { maybeRetryMs?: number } = {}): ExecutionPublisher {
   const envelopeFor = async (executionId: number, kind: 'status' | 'completion', fields: Record<string, string>, given?: { messageId: string; at: Date }) => {
     // A retry of a message that may have gone out keeps its envelope (harmless if it had not).
     const recorded = journal.recordedMessage(executionId, kind);
@@ -163,7 +162,7 @@ export interface ReplayOptions {
   /** The plain pool (not journaledDb). */
   db: Queryable;
   /** journaledPublisher, so a sent completion clears its entry. */
-  publisher: CompletionPublisher;
+  publisher: ExecutionPublisher;
   log: Logger;
 }
 
@@ -212,7 +211,7 @@ export async function replayCompletionJournal(opts: ReplayOptions): Promise<numb
 }
 
 async function publishWithRetry(
-  publisher: CompletionPublisher,
+  publisher: ExecutionPublisher,
   row: ExecutionRow,
   status: CompletionStatus,
   envelope: { messageId: string; at: Date } | undefined,

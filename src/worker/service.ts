@@ -25,7 +25,6 @@ import type { ExecutionOutcome, ExecutionRequest } from '../execution/types';
 import type { OomWatch, ProcessSpawner } from '../execution/ports';
 import type { Delivery, ConsumerDecision } from '../mq/consumer';
 import { parseCancelRequest, parseEnvelope, parseExecutionDispatch, type CompletionStatus } from '../mq/messages';
-import type { Publisher } from '../mq/publisher';
 import { toError } from '../errors';
 import { isPermanentError } from '../mq/retriable';
 import { sleep } from '../util/sleep';
@@ -39,13 +38,13 @@ import { PendingCancels } from './pending-cancels';
 import { retryThroughOutages, type RetryOutcome } from './retrying';
 import { persistResultSecrets } from './result-secrets';
 import { PrepareError, prepareExecution, type ActionView, type PreloadedReads } from './prepare';
-import { publishCompleted, publishStatusChanged } from './execution-messages';
+import { publishCompleted, publishStatusChanged, type ExecutionPublisher } from './execution-messages';
 import { releaseLargeResultGarbage } from './result-memory';
 import type { ExecutionOutput } from '../logs';
 
 export interface WorkerServiceOptions {
   db: Queryable;
-  publisher: Pick<Publisher, 'publishExecutionStatusChanged' | 'publishExecutionCompleted'>;
+  publisher: ExecutionPublisher;
   config: Config;
   env: Readonly<Record<string, string | undefined>>;
   workerId: number;
