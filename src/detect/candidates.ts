@@ -8,6 +8,8 @@ export interface RuntimeCandidate {
   readonly binaries: readonly string[];
   readonly versionArgs: readonly string[];
   readonly parser: VersionParserStyle;
+  /** Read the version from the installation's `release` file when there is one (java-release.ts). */
+  readonly versionFromRelease?: boolean;
 }
 
 /**
@@ -22,7 +24,7 @@ export const RUNTIME_CANDIDATES: readonly RuntimeCandidate[] = [
   // `go --version` is not a thing; upstream runs `go version`.
   { name: 'go', binaries: ['go'], versionArgs: ['version'], parser: 'semver' },
   // Java prints `-version` to stderr; the java parser prefers the quoted version string.
-  { name: 'java', binaries: ['java'], versionArgs: ['-version'], parser: 'java' },
+  { name: 'java', binaries: ['java'], versionArgs: ['-version'], parser: 'java', versionFromRelease: true },
   { name: 'r', binaries: ['Rscript'], versionArgs: ['--version'], parser: 'semver' },
   { name: 'perl', binaries: ['perl'], versionArgs: ['--version'], parser: 'semver' },
 ];

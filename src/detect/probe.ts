@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { RUNTIME_CANDIDATES, type RuntimeCandidate } from './candidates';
 import type { DetectedRuntime } from './detected-runtime';
+import { javaReleaseVersion } from './java-release';
 import { findBinary } from './lookup';
 import { parseVersion } from './version';
 import { killProcessGroup } from '../util/process-group';
@@ -103,6 +104,8 @@ export async function detectRuntime(
   for (const binary of candidate.binaries) {
     const path = await findBinary(binary, { env: opts.env, fileExists: opts.fileExists });
     if (path === null) continue;
+    const fromRelease = candidate.versionFromRelease === true ? javaReleaseVersion(path) : null;
+    if (fromRelease !== null) return { name: candidate.name, path, version: fromRelease };
     const output = await runVersionProbe(
       path,
       candidate.versionArgs,
