@@ -3,6 +3,8 @@
  * `__` for both prefix and nesting, keys lowercased, values type-parsed like config-rs
  * `try_parsing(true)`; `worker.passthrough_env` (and `sensor.passthrough_env`) are comma lists.
  */
+import { compareOrdinal } from '../util/compare';
+
 
 export type RawConfig = Record<string, unknown>;
 
@@ -32,7 +34,7 @@ export function parseEnvOverrides(env: Readonly<Record<string, string | undefine
     out.push({ path, value, envName: name });
   }
   // Deterministic order: shorter paths first so `ATTUNE__WORKER__X` lands inside a section set earlier.
-  return out.sort((a, b) => a.path.length - b.path.length || a.envName.localeCompare(b.envName));
+  return out.sort((a, b) => a.path.length - b.path.length || compareOrdinal(a.envName, b.envName));
 }
 
 /** config-rs try_parsing: bool, integer, float, else the string as is. */

@@ -28,6 +28,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import { compareOrdinal } from '../util/compare';
 
 /** A message about to be handed to the broker: its envelope identity and the wire fields. */
 export interface JournaledMessage {
@@ -230,7 +231,7 @@ function safeRead(path: string): string {
 }
 
 function sortEntries(entries: JournalEntry[]): JournalEntry[] {
-  return entries.sort((a, b) => a.at.localeCompare(b.at) || a.executionId - b.executionId);
+  return entries.sort((a, b) => compareOrdinal(a.at, b.at) || a.executionId - b.executionId);
 }
 
 function parseEntry(raw: unknown): JournalEntry | null {

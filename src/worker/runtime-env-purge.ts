@@ -9,6 +9,7 @@
 import { lstat, readdir, readFile, realpath, rm } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { PACK_REF_MARKER } from '../envs';
+import { compareOrdinal } from '../util/compare';
 
 
 /** A message that can never succeed (bad path, symlink…): dead-letter it, remove nothing. */
@@ -89,5 +90,5 @@ export async function planPackRuntimePurge(root: string, packRef: string, record
     targets.add(canonical);
   }
   // Deepest first, so a recorded path inside `{root}/<pack>` is removed before its parent.
-  return [...targets].sort((a, b) => b.split(sep).length - a.split(sep).length || a.localeCompare(b));
+  return [...targets].sort((a, b) => b.split(sep).length - a.split(sep).length || compareOrdinal(a, b));
 }
