@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { yaml } from '../util/yaml';
 import { ConfigError, toError, type ConfigProblem } from '../errors';
 import { deepMerge, isPlainObject, parseEnvOverrides, setPath, type RawConfig } from './env';
 import { validateConfig } from './validate';
@@ -101,7 +101,7 @@ function mergeFile(
   let parsed: unknown;
   try {
     // logLevel 'error': YAML warnings (unknown tags …) must not go to process.emitWarning on stderr.
-    parsed = text.trim() === '' ? {} : parseYaml(text, { logLevel: 'error' });
+    parsed = text.trim() === '' ? {} : yaml().parse(text, { logLevel: 'error' });
   } catch (e) {
     problems.push({ key: path, message: `not valid YAML: ${(e as Error).message.split('\n')[0]}` });
     return raw;

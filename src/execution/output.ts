@@ -2,7 +2,7 @@
  * Output capture and interpretation (spec 03 §4.1–§4.3): the bounded collector, output-format
  * parsing and the error text derived from a non-zero exit.
  */
-import YAML from 'yaml';
+import { yaml } from '../util/yaml';
 import type { OutputFormat } from './types';
 
 /** Space reserved for the notice so it always fits (upstream `NOTICE_RESERVE_BYTES`). */
@@ -173,7 +173,7 @@ export function parseOutput(stdout: string, format: OutputFormat): { value: unkn
         // logLevel 'error': without it the yaml package reports an action's unknown tags or
         // directives through process.emitWarning, i.e. on the agent's own stderr ('silent'
         // would also swallow parse errors and return a partial document).
-        const value = YAML.parse(trimmed, { logLevel: 'error' }) as unknown;
+        const value = yaml().parse(trimmed, { logLevel: 'error' }) as unknown;
         return value === undefined ? null : withinLimit({ value });
       } catch {
         return null;

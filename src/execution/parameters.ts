@@ -3,7 +3,7 @@
  * encodings, and the inline-shell helper wrapper (§2.4). Parameters never go on argv or into the
  * environment (§2.5).
  */
-import YAML from 'yaml';
+import { yaml } from '../util/yaml';
 import type { OutputFormat, ParameterDelivery, ParameterFormat } from './types';
 
 export type ParameterMap = Record<string, unknown>;
@@ -86,6 +86,7 @@ const BLANK_LINE = /(^|\n)[ \t]+(?=\n|$)/;
  */
 function formatYaml(params: ParameterMap): string {
   const options = { lineWidth: 0, minContentWidth: 0 };
+  const YAML = yaml();
   const doc = new YAML.Document(params);
   YAML.visit(doc, {
     Scalar(_key, node) {

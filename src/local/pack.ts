@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { yaml } from '../util/yaml';
 import { AgentError, UsageError } from '../errors';
 import { resolveBuiltinRuntimeName } from '../execution/runtimes';
 
@@ -71,7 +71,7 @@ function actionInvalid(message: string, cause?: unknown): AgentError {
 function readYamlObject(file: string, what: string): Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = parseYaml(readFileSync(file, 'utf8'));
+    parsed = yaml().parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw actionInvalid(`Cannot read ${what} ${file}: ${(e as Error).message}`, e);
   }

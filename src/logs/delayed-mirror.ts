@@ -4,7 +4,7 @@
  * mirrored (spec 06 §4.4; upstream `action_output_mirror.rs` @3456cd0). Any doubt → nothing is
  * mirrored and one warning names the reason.
  */
-import YAML from 'yaml';
+import { yaml } from '../util/yaml';
 import { getAtPointer, setAtPointer } from '../secrets/json-pointer';
 import { rustLines, rustTrim } from '../execution/output';
 
@@ -45,8 +45,8 @@ function parse(format: string, stdout: string): { records: unknown[]; render: (r
   }
   if (format === 'yaml') {
     try {
-      const value = YAML.parse(trimmed, { logLevel: 'error' }) as unknown;
-      return value === undefined ? null : { records: [value], render: (r) => YAML.stringify(r[0]) };
+      const value = yaml().parse(trimmed, { logLevel: 'error' }) as unknown;
+      return value === undefined ? null : { records: [value], render: (r) => yaml().stringify(r[0]) };
     } catch {
       return null;
     }

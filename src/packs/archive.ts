@@ -14,8 +14,20 @@
 import { createReadStream } from 'node:fs';
 import { chmod, mkdir, open, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Parser, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
 import { toError } from '../errors';
+
+type TarModule = typeof import('tar');
+let tar: TarModule | undefined;
+/**
+ * node-tar, loaded on the first archive (issue 18, idle RSS): only agents without the packs
+ * volume unpack releases, and evaluating node-tar and its zlib/minipass stack at start-up cost
+ * resident memory in every agent. A require() call, so the bundle evaluates it only here.
+ */
+function tarModule(): TarModule {
+  tar ??= require('tar') as TarModule;
+  return tar;
+}
 
 /** upstream `PackUploadConfig` defaults. */
 export const PACK_ARCHIVE_LIMITS = {
@@ -107,7 +119,7 @@ function parseInto(
     const input = createReadStream(archivePath);
     // Absolute limits below bound the work; node-tar's ratio guard would refuse legitimate,
     // highly compressible packs that upstream accepts.
-    const parser = new Parser({ strict: true, maxDecompressionRatio: Number.MAX_SAFE_INTEGER });
+    const parser = new (tarModule().Parser)({ strict: true, maxDecompressionRatio: Number.MAX_SAFE_INTEGER });
     /** Parser errors mean a corrupt archive; `asIs` errors (local I/O while writing) stay what they are. */
     const fail = (e: unknown, asIs = false): void => {
       if (failed) return;

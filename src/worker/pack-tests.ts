@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { yaml } from '../util/yaml';
 import type { Config } from '../config/types';
 import type { Logger } from '../log';
 import { toError } from '../errors';
@@ -182,7 +182,7 @@ export class PackTests {
     });
     let manifest: unknown;
     try {
-      manifest = parseYaml(text);
+      manifest = yaml().parse(text);
     } catch (e) {
       throw new Error(`Failed to parse pack.yaml for '${req.pack_ref}': ${toError(e).message}`);
     }
