@@ -24,6 +24,30 @@ const pgNodeStreams = {
   },
 };
 
+/**
+ * prom-client loads its Pushgateway client (Node's https, tls and zlib) and @opentelemetry/api
+ * (exemplars) at start-up; the agent serves /metrics and enables no exemplars. Both resolve to
+ * stand-ins that throw when used (scripts/lib/prom-client-unused.cjs): −1 MiB of idle RSS on
+ * Node 24 (issue 18). Real behaviour is covered by the /metrics tests.
+ */
+const promClientUnused = {
+  name: 'prom-client-unused',
+  setup(b) {
+    const stub = join(root, 'scripts', 'lib', 'prom-client-unused.cjs');
+    b.onResolve({ filter: /^\.\/lib\/pushgateway$/ }, (args) =>
+      /[\\/]node_modules[\\/]prom-client$/.test(args.resolveDir) ? { path: 'Pushgateway', namespace: 'prom-client-unused' } : undefined,
+    );
+    b.onResolve({ filter: /^@opentelemetry\/api$/ }, (args) =>
+      /[\\/]node_modules[\\/]prom-client[\\/]/.test(args.resolveDir) ? { path: 'otel', namespace: 'prom-client-unused' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'prom-client-unused' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(stub)}).${args.path};`,
+      resolveDir: root,
+      loader: 'js',
+    }));
+  },
+};
+
 export async function bundle({ outfile = join(root, 'dist', 'attune-agent.cjs'), target = 'node20', minify = false } = {}) {
   mkdirSync(dirname(outfile), { recursive: true });
   const result = await build({
@@ -43,7 +67,7 @@ export async function bundle({ outfile = join(root, 'dist', 'attune-agent.cjs'),
     legalComments: 'none',
     banner: { js: '#!/usr/bin/env node' },
     define: { __ATTUNE_AGENT_VERSION__: JSON.stringify(pkg.version) },
-    plugins: [pgNodeStreams],
+    plugins: [pgNodeStreams, promClientUnused],
     // pg's optional native binding is never used (STYLE.md: no native addons).
     external: ['pg-native'],
     logLevel: 'warning',

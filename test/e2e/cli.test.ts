@@ -18,6 +18,21 @@ describe('attune-agent CLI (built bundle)', () => {
     expect(r.stderr).toBe('');
   });
 
+  it('start-up loads none of the Node modules only pack archives or unused metrics parts need', async () => {
+    // Issue 18 (idle RSS): node-tar (zlib) loads on the first pack archive, prom-client's
+    // Pushgateway (https, tls, zlib) never. A preload records what Node loaded when the agent exits.
+    const dir = mkdtempSync(join(tmpdir(), 'attune-cli-modules-'));
+    const list = join(dir, 'modules.txt');
+    const preload = join(dir, 'record.cjs');
+    writeFileSync(preload, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')));\n`);
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, ['-r', preload, BUNDLE, 'detect', '--json'], { env: baseEnv(), encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const loaded = new Set((await import('node:fs')).readFileSync(list, 'utf8').split('\n'));
+    expect(loaded.has('NativeModule child_process')).toBe(true); // the preload saw the agent's own work
+    for (const m of ['zlib', 'https', 'tls']) expect(loaded.has(`NativeModule ${m}`), m).toBe(false);
+  });
+
   it('--help lists the commands and exits 0', async () => {
     const r = await runBundle(['--help'], { env: baseEnv() });
     expect(r.code).toBe(0);

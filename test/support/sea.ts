@@ -35,7 +35,16 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-const SOURCE_INPUTS = ['src', 'scripts/build.mjs', 'scripts/build-sea.mjs', 'sea-config.json', 'package.json'];
+// Also the modules scripts/build.mjs puts in the bundle in place of dependencies' own.
+const SOURCE_INPUTS = [
+  'src',
+  'scripts/build.mjs',
+  'scripts/lib/pg-node-stream.cjs',
+  'scripts/lib/prom-client-unused.cjs',
+  'scripts/build-sea.mjs',
+  'sea-config.json',
+  'package.json',
+];
 
 function newestMtimeMs(path: string): number {
   const st = statSync(path, { throwIfNoEntry: false });

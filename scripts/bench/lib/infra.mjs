@@ -131,7 +131,7 @@ export function seaStaleBecause(root) {
     else if (st.mtimeMs > built && (newest === null || st.mtimeMs > newest.mtimeMs)) newest = { path: p, mtimeMs: st.mtimeMs };
   };
   visit(join(root, 'src'));
-  visit(join(root, 'package.json'));
+  for (const f of ['package.json', 'sea-config.json', 'scripts/build.mjs', 'scripts/lib/pg-node-stream.cjs', 'scripts/lib/prom-client-unused.cjs']) visit(join(root, f));
   return newest ? newest.path.slice(root.length + 1) : null;
 }
 

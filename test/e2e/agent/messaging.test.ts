@@ -323,6 +323,10 @@ describe('health endpoint (agent.health_port)', () => {
       const metrics = await (await fetch(`${base}/metrics`)).text();
       expect(metrics).toContain('# TYPE attune_agent_executions_total counter');
       expect(metrics).toMatch(/^attune_agent_executions_total\{status="completed"\} 1$/m);
+      // Default metrics still work with prom-client's unused parts left out of the bundle
+      // (scripts/build.mjs promClientUnused: processCpuTotal imports @opentelemetry/api).
+      expect(metrics).toMatch(/^attune_agent_process_cpu_user_seconds_total \d+(\.\d+)?$/m);
+      expect(metrics).toMatch(/^attune_agent_nodejs_heap_size_used_bytes \d+$/m);
     } finally {
       expect(await h.stop()).toBe(0);
     }
