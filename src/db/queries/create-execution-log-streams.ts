@@ -17,6 +17,16 @@ import { sqlState, SQLSTATE_UNIQUE_VIOLATION, toId, type Queryable } from '../ro
  * each other. Two *first* executions of an action racing can both insert the artifact (ref is
  * not unique in the DDL) — the same race as upstream's find-then-insert; later runs use the
  * lowest id.
+ *
+ * The highest version is the first row of a backward walk of
+ * `idx_artifact_version_artifact_version` from just below `(artifact + 1, 0)`, kept only when it
+ * belongs to the artifact — not `max(version) … WHERE artifact = …`. All executions of an action
+ * share its two log artifacts, so their versions grow with the history, and with statistics
+ * lagging behind the table (a fresh database between autoanalyze runs) the planner estimated
+ * one version per artifact and read them all through `idx_artifact_version_artifact` plus a
+ * sort (~4 000 rows per allocation after 4 000 executions, issue 18). The row comparison leaves
+ * that index no way to the order asked for except sorting everything below the bound, so the
+ * backward walk, which stops at its first row, is the plan whatever the statistics say.
  */
 export const CREATE_EXECUTION_LOG_STREAMS_SQL = prepared(
   'create-execution-log-streams',
@@ -54,7 +64,11 @@ created AS (
 ),
 base AS (
   SELECT r.ref, COALESCE(e.id, c.id) AS artifact,
-         COALESCE((SELECT max(v.version) FROM artifact_version v WHERE v.artifact = e.id), 0) AS top
+         COALESCE((SELECT t.version FROM (
+                    SELECT v.artifact, v.version FROM artifact_version v
+                    WHERE (v.artifact, v.version) < (e.id + 1, 0)
+                    ORDER BY v.artifact DESC, v.version DESC LIMIT 1
+                  ) t WHERE t.artifact = e.id), 0) AS top
   FROM refs r
   LEFT JOIN existing e ON e.ref = r.ref
   LEFT JOIN created c ON c.ref = r.ref

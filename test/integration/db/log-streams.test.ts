@@ -157,3 +157,75 @@ describe('listExecutionFileArtifacts / deleteArtifactVersions', () => {
     expect(left.rows[0].n).toBe(0);
   });
 });
+
+/**
+ * issue 18: the per-execution statements must not read the whole history of an action's log
+ * artifacts. Every execution of an action adds one version to each of its two log artifacts,
+ * so a plan that scans by artifact (or the whole table) grows with every run. Checked with
+ * EXPLAIN ANALYZE, for custom and generic plans, on 3 000 versions whose statistics were taken
+ * when the tables were nearly empty (autovacuum off), the state in which the planner chose them.
+ */
+describe('per-execution log statements stay independent of the history (issue 18)', () => {
+  type PlanNode = { 'Relation Name'?: string; 'Actual Rows'?: number; 'Actual Loops'?: number; 'Rows Removed by Filter'?: number; Plans?: PlanNode[] };
+  /** Rows the plan read from artifact_version and log_stream (returned plus filtered out). */
+  function rowsRead(node: PlanNode): number {
+    const own = node['Relation Name'] === 'artifact_version' || node['Relation Name'] === 'log_stream'
+      ? ((node['Actual Rows'] ?? 0) + (node['Rows Removed by Filter'] ?? 0)) * (node['Actual Loops'] ?? 1)
+      : 0;
+    return own + (node.Plans ?? []).reduce((n, p) => n + rowsRead(p), 0);
+  }
+
+  /**
+   * EXPLAIN ANALYZE of `sql` as a prepared statement (as the agent sends it, so that
+   * plan_cache_mode picks the plan), in a transaction that is rolled back; returns the rows read.
+   */
+  async function measure(sql: string, values: unknown[], planCacheMode: 'force_custom_plan' | 'force_generic_plan'): Promise<number> {
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SET LOCAL plan_cache_mode = ${planCacheMode}`);
+      await client.query(`PREPARE measured AS ${sql}`);
+      // EXECUTE takes no bind parameters: the values go in as literals.
+      const literal = (v: unknown): string =>
+        Array.isArray(v) ? `ARRAY[${v.map(literal).join(', ')}]` : typeof v === 'number' ? String(v) : client.escapeLiteral(String(v));
+      const res = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE measured(${values.map(literal).join(', ')})`);
+      const plan = (res.rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan;
+      return rowsRead(plan);
+    } finally {
+      await client.query('ROLLBACK');
+      await client.query('DEALLOCATE ALL');
+      client.release();
+    }
+  }
+
+  it('allocating log streams and listing file artifacts read a few rows, not every version', async () => {
+    const ref = 'mypack.hist';
+    await db.pool.query('ALTER TABLE artifact_version SET (autovacuum_enabled = false)');
+    await db.pool.query('ALTER TABLE log_stream SET (autovacuum_enabled = false)');
+    await createExecutionLogStreams(db.pool, input(700_000, ref));
+    await db.pool.query('ANALYZE artifact_version');
+    await db.pool.query('ANALYZE log_stream');
+    for (let batch = 0; batch < 15; batch++) {
+      const ids = Array.from({ length: 100 }, (_, i) => 700_001 + batch * 100 + i);
+      await createExecutionsLogStreams(db.pool, input(ids[0]!, ref), ids.map((id) => ({ executionId: id, streams: input(id, ref).streams })));
+    }
+    const versions = await db.pool.query(`SELECT count(*)::int AS n FROM artifact_version v JOIN artifact a ON a.id = v.artifact WHERE a.ref LIKE 'mypack.hist.%'`);
+    expect(versions.rows[0].n).toBe(3002);
+
+    const { CREATE_EXECUTION_LOG_STREAMS_SQL } = await import('../../../src/db/queries/create-execution-log-streams');
+    const { LIST_EXECUTION_FILE_ARTIFACTS_SQL } = await import('../../../src/db/queries/list-execution-file-artifacts');
+    const next = input(702_000, ref);
+    const allocation = [
+      [702_000, 702_000], next.streams.map((s) => s.stream), next.streams.map((s) => s.ref), next.streams.map((s) => s.name),
+      next.streams.map((s) => s.description), next.retentionPolicy, next.retentionLimit, next.actionRef, next.backend, next.maxUnflushedBytes, next.maxUnflushedMs,
+    ];
+    for (const mode of ['force_custom_plan', 'force_generic_plan'] as const) {
+      // Two new versions plus one probe of the newest per artifact; a scan would read ~3 000.
+      expect(await measure(CREATE_EXECUTION_LOG_STREAMS_SQL, allocation, mode), `allocation, ${mode}`).toBeLessThan(50);
+      // Four log versions of two executions, each probed once in log_stream.
+      expect(await measure(LIST_EXECUTION_FILE_ARTIFACTS_SQL, [[700_500, 700_501]], mode), `file-artifact listing, ${mode}`).toBeLessThan(50);
+    }
+    await db.pool.query('ALTER TABLE artifact_version RESET (autovacuum_enabled)');
+    await db.pool.query('ALTER TABLE log_stream RESET (autovacuum_enabled)');
+  });
+});
