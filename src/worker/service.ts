@@ -1,7 +1,8 @@
 /**
  * The execution flow of a running agent (spec 02 §4–§8, spec 03 §1, spec 04 §4.2): dispatches
  * in, status and results out. Decisions live in dispatch-rules.ts, request building in
- * prepare.ts, the run in the engine; this file orders the durable steps:
+ * prepare.ts, one run (prepare, log streams, engine) in execution-run.ts; this file orders the
+ * durable steps:
  *
  *   dispatch → slot → read row → mark `running` (durable) → ACK → run → write final status
  *   → ExecutionStatusChanged → exactly one ExecutionCompleted → free the slot.
@@ -9,7 +10,6 @@
  * Unlike upstream (which acks before anything is durable) the dispatch is acked only once the
  * row says `running`; a crash after that is settled at the next start (`recoverAbandoned`).
  */
-import { join } from 'node:path';
 import type { Config } from '../config/types';
 import type { AgentMetrics } from '../health';
 import type { Logger } from '../log';
@@ -18,10 +18,9 @@ import type { ExecutionRow } from '../db/models/execution';
 import { abandonExecution } from '../db/queries/abandon-execution';
 import { completeExecution } from '../db/queries/complete-execution';
 import { listRunningExecutionsForWorker } from '../db/queries/list-running-executions-for-worker';
-import { ensureRuntimeEnvironment, resolveEnvDir } from '../envs';
 import type { EnvMap } from '../execution/child-env';
-import { buildFailureOutcome, prepareFailureText, runExecution, runtimeFailureText, secretPathsFromSchema, type RuntimeRegistry } from '../execution';
-import type { ExecutionOutcome, ExecutionRequest } from '../execution/types';
+import { buildFailureOutcome, runtimeFailureText, type RuntimeRegistry } from '../execution';
+import type { ExecutionOutcome } from '../execution/types';
 import type { OomWatch, ProcessSpawner } from '../execution/ports';
 import type { Delivery, ConsumerDecision } from '../mq/consumer';
 import { parseCancelRequest, parseEnvelope, parseExecutionDispatch, type CompletionStatus } from '../mq/messages';
@@ -37,9 +36,10 @@ import { claimDispatch, type ClaimDeps } from './dispatch-claim';
 import { PendingCancels } from './pending-cancels';
 import { retryThroughOutages, type RetryOutcome } from './retrying';
 import { persistResultSecrets } from './result-secrets';
-import { PrepareError, prepareExecution, type ActionView, type PreloadedReads } from './prepare';
+import type { PreloadedReads } from './prepare';
 import { publishCompleted, publishStatusChanged, type ExecutionPublisher } from './execution-messages';
 import { releaseLargeResultGarbage } from './result-memory';
+import { prepareAndRun, type ExecutionRunDeps } from './execution-run';
 import type { ExecutionOutput } from '../logs';
 
 export interface WorkerServiceOptions {
@@ -83,18 +83,23 @@ export class WorkerService {
   private readonly inFlight = new Map<number, InFlight>();
   /** Cancels that arrived before their dispatch (spec 02 §8.1), with arrival time. */
   private readonly pendingCancels = new PendingCancels();
-  private readonly verifiedReleases = new Set<string>();
   private accepting = true;
   private readonly log: Logger;
   /** issue 18: terminal UPDATEs of executions finishing together go in one statement. */
   private readonly terminalWrites: TerminalWrites;
 
   private readonly claimDeps: ClaimDeps;
+  private readonly runDeps: ExecutionRunDeps;
 
   constructor(private readonly opts: WorkerServiceOptions) {
     this.slots = new Semaphore(opts.config.worker.maxConcurrentTasks);
     this.log = childWith(opts.log, { component: 'executions', workerId: opts.workerId });
     this.terminalWrites = new TerminalWrites(opts.db);
+    this.runDeps = {
+      ...opts,
+      verifiedReleases: new Set<string>(),
+      retrying: (log, what, fn, permanent) => this.retrying(log, what, fn, permanent),
+    };
     this.claimDeps = {
       db: opts.db,
       workerId: opts.workerId,
@@ -178,7 +183,7 @@ export class WorkerService {
 
     let outcome: ExecutionOutcome;
     try {
-      outcome = await this.prepareAndRun(row, entry, log, preloaded);
+      outcome = await prepareAndRun(this.runDeps, row, entry.abort, log, preloaded);
     } catch (e) {
       // Any unexpected fault still ends the execution: nothing is left `running`.
       const err = toError(e);
@@ -239,89 +244,6 @@ export class WorkerService {
     await Promise.race([statusSent, status]);
     await this.publishCompletion({ ...written, result }, wire.completionStatus, log);
     await status;
-  }
-
-  private async prepareAndRun(row: ExecutionRow, entry: InFlight, log: Logger, preloaded: PreloadedReads | null): Promise<ExecutionOutcome> {
-    const { config } = this.opts;
-    // A PostgreSQL restart while reading the action/secrets must not fail the execution.
-    const attempt = await this.retrying(
-      log,
-      'read what the execution needs',
-      () =>
-        prepareExecution(row, {
-          db: this.opts.db,
-          config,
-          env: this.opts.env,
-          baseEnv: this.opts.baseEnv,
-          advertisedVersions: this.opts.advertisedVersions,
-          verifiedReleases: this.verifiedReleases,
-          detectedShell: this.opts.detectedShell ?? null,
-          packReleases: this.opts.packReleases ?? null, // issue 15
-          preloaded, // issue 18
-        }),
-      (e) => e instanceof PrepareError,
-    );
-    if (!attempt.ok) {
-      const e = attempt.error;
-      if (!(e instanceof PrepareError)) throw e;
-      log.error({ error: e.message }, 'execution could not be prepared');
-      const text = e.phase === 'prepare' ? prepareFailureText(e.message) : runtimeFailureText(e.message);
-      return buildFailureOutcome(text, { phase: e.phase, logFiles: null, outSchema: null, secretParameterPaths: [] });
-    }
-    const { request, runtime, selectedVersion, action } = attempt.value;
-
-    // Agent mode: runtime environments are built lazily on first use (spec 03 §7.3).
-    if (runtime && request.runtimeConfig?.environment) {
-      const envDir = await resolveEnvDir({
-        runtimeEnvsDir: config.runtimeEnvsDir,
-        packRef: request.packRef,
-        runtimeName: runtime.name.toLowerCase(),
-        version: selectedVersion,
-        packReleaseDigest: request.context.packReleaseDigest ?? null,
-        packDir: request.packDir,
-        runtimeConfig: request.runtimeConfig,
-        env: this.opts.env,
-      });
-      const ready = await ensureRuntimeEnvironment({ envDir, packDir: request.packDir, packRef: request.packRef, runtimeConfig: request.runtimeConfig, baseEnv: this.opts.baseEnv, log, signal: entry.abort.signal });
-      if (ready.ok) request.envDir = envDir;
-      else log.warn({ envDir, error: ready.error, cached: ready.cached }, 'runtime environment set-up failed; running with the system interpreter');
-    }
-
-    // result.json (spec 03 §4.6) only without secrets: it would hold the secret the stored result redacts.
-    const hasSecrets = request.secretParameterPaths.length > 0 || secretPathsFromSchema(request.outSchema).length > 0;
-    if (!hasSecrets) request.resultFilePath = join(config.artifactsDir, `execution_${row.id}`, 'result.json');
-    return this.runWithLogStreams(row, request, action, entry, log);
-  }
-
-  // ---------------------------------------------------------------- log streams (spec 06 §2, issue 13)
-
-  /** Log stream rows and files before the run, seals and file artifacts after it (logs/). */
-  private async runWithLogStreams(row: ExecutionRow, request: ExecutionRequest, action: ActionView, entry: InFlight, log: Logger): Promise<ExecutionOutcome> {
-    const output = this.opts.output ?? null;
-    const set = output
-      ? await output.open({ request, parentExecutionId: row.parent, logRetentionPolicy: action.logRetentionPolicy, logRetentionLimit: action.logRetentionLimit }, log)
-      : null;
-    let outcome: ExecutionOutcome;
-    try {
-      outcome = await runExecution(request, {
-        log,
-        signal: entry.abort.signal,
-        registry: this.opts.registry,
-        killGraceMs: this.opts.killGraceMs,
-        logFinalizationTimeoutMs: this.opts.config.artifacts.logFinalizationTimeoutMs,
-        sinks: set?.sinks ?? null,
-        spawner: this.opts.spawner,
-        oom: this.opts.oom ?? null,
-      });
-    } catch (e) {
-      await set?.finish(false).catch(() => undefined);
-      throw e;
-    }
-    if (output && set) {
-      // Independent round trips (seal requests, file-artifact query): side by side.
-      await Promise.all([output.settle(set, outcome, log), output.finalizeFiles(row.id, outcome, log)]);
-    }
-    return outcome;
   }
 
   /** spec 03 §4.5 / spec 04 §6.3: originals of redacted result values, encrypted (result-secrets.ts). */
