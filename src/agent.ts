@@ -4,9 +4,8 @@
  * signal handlers. Order follows spec 01 §7.1 with our additions (retries, schema wait,
  * recovery of abandoned executions, health endpoint).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { constants as osConstants, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { checkRunConfig } from './config/run-checks';
 import { listActivePackReleases } from './db/queries/list-active-pack-releases';
 import { packsTransportProblems, resolvePacksTransport, startApiPackTransport, type ApiPackTransportHandle } from './packs';
@@ -45,7 +44,8 @@ import { AGENT_VERSION } from './version';
 import { createApiAccess } from './wiring/api-access';
 import { createExecutionOutput } from './wiring/execution-output';
 import { reportSandbox } from './wiring/sandbox';
-import { currentInitFacts, exitCodeOf, planInit, type InitPlan } from './process/pid1';
+import { currentInitFacts, planInit } from './process/pid1';
+import { takePid1Duties } from './wiring/pid1-duties';
 import { createActionProcessProtection } from './process/oom';
 import { childOomScore, openCompletionJournal } from './wiring/process-state';
 import { journaledDb, journaledPublisher, replayCompletionJournal } from './worker/completion-replay';
@@ -342,51 +342,6 @@ async function runReleases(releases: Release[], log: Logger): Promise<void> {
     } catch (e) {
       log.warn({ err: toError(e), resource: r.name }, 'error while releasing a resource during shutdown');
     }
-  }
-}
-
-/**
- * Carry out the PID 1 plan. Returns null to go on starting the agent, or the exit code of the
- * supervised agent (Node without process.execve). On success `execve` does not return.
- */
-async function takePid1Duties(plan: InitPlan, env: NodeJS.ProcessEnv, log: Logger): Promise<number | null> {
-  if (plan.kind === 'none') {
-    if (plan.underInit !== null) log.info({ init: plan.underInit }, 'running under tini as PID 1: orphaned processes are reaped');
-    return null;
-  }
-  if (plan.kind === 'unreaped') {
-    log.warn(plan.message);
-    return null;
-  }
-  if (plan.kind === 'execve') {
-    log.info({ init: plan.tini }, 'running as PID 1: re-executing under tini so orphaned processes are reaped (the agent continues as its child)');
-    await new Promise<void>((r) => process.stdout.write('', () => r()));
-    try {
-      (process as unknown as { execve(file: string, args: readonly string[], env: Record<string, string>): never }).execve(plan.tini, plan.argv, plan.env);
-    } catch (e) {
-      log.warn({ err: toError(e), init: plan.tini }, 'could not re-execute under tini; staying PID 1: orphaned processes of actions will stay zombies');
-      return null;
-    }
-  }
-  log.warn(
-    { init: plan.tini, node: process.version },
-    'running as PID 1 on a Node without process.execve: supervising the agent under `tini -s` (an extra process) so orphaned processes are reaped',
-  );
-  const child = spawn(plan.tini, plan.argv.slice(1), { stdio: 'inherit', env: { ...plan.env } });
-  const forwarded: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
-  const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
-  for (const sig of forwarded) process.on(sig, forward);
-  try {
-    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-    });
-    return exitCodeOf(exit.code, exit.signal, osConstants.signals);
-  } catch (e) {
-    log.warn({ err: toError(e), init: plan.tini }, 'could not start tini; staying PID 1: orphaned processes of actions will stay zombies');
-    return null;
-  } finally {
-    for (const sig of forwarded) process.off(sig, forward);
   }
 }
 
