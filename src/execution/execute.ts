@@ -102,7 +102,7 @@ export async function runExecution(request: ExecutionRequest, deps: ExecutionDep
       stdoutTruncated: run.stdoutTruncated,
       stderrTruncated: run.stderrTruncated,
     },
-    'execution finished',
+    'action process finished',
   );
   return outcome;
 }

@@ -21,7 +21,7 @@ describe('secret canary', () => {
     expect(JSON.stringify(outcome.result)).not.toContain(CANARY);
     expect(outcome.redactedValues.map((v) => v.jsonPath)).toEqual(['/stdout', '/error']);
     expect(String(outcome.redactedValues[0]?.value)).toContain(CANARY);
-    expect(text()).toContain('execution finished'); // the capture works…
+    expect(text()).toContain('action process finished'); // the capture works…
     expect(text()).not.toContain(CANARY); // …and holds no secret
   });
 
