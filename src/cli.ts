@@ -235,14 +235,23 @@ async function detectCommand(io: CliIo, g: GlobalOpts, mode: { json: boolean; re
   const loaded = loadAgentConfig(io, g);
   // Logs go to stderr here so the report on stdout stays machine-readable (upstream interleaves them);
   // only warnings unless --log-level or RUST_LOG asks for more (a config file's log.level does not).
-  const log = makeLogger(io, loaded, g, 'stderr');
+  // The logger is built only when there is a warning to print: `detect` logs nothing else, and
+  // loading pino took ~10 ms of the command's time beyond `--version` (issue 18, detection).
   const explicit = loaded.config.log.filter.source === 'cli' || loaded.config.log.filter.source === 'RUST_LOG';
-  if (!explicit) log.level = 'warn';
+  let log: Logger | null = null;
+  const logger = (): Logger => {
+    if (log === null) {
+      log = makeLogger(io, loaded, g, 'stderr');
+      if (!explicit) log.level = 'warn';
+    }
+    return log;
+  };
+  if (loaded.warnings.length > 0) logger();
   const childEnv = captureChildBaseEnv(io.env, loaded.config.worker.passthroughEnv);
   const started = process.hrtime.bigint();
   const boot = await bootstrapDetection({ env: io.env, childEnv });
   const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-  for (const w of boot.warnings) log.warn(w);
+  for (const w of boot.warnings) logger().warn(w);
   // The report shows what detection finds on this system; with an override it shows the unfiltered list.
   const shown = boot.overrideSet || boot.detected === null ? await freshDetection(childEnv) : boot.detected;
   if (mode.json) {

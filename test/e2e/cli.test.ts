@@ -84,6 +84,21 @@ describe('attune-agent CLI (built bundle)', () => {
     expect(r.stdout).toMatch(/ATTUNE_WORKER_RUNTIMES=shell,python,node/);
   });
 
+  it('detect prints its warnings on stderr, and nothing there without one', async () => {
+    const quiet = await runBundle(['detect', '--json'], { env: baseEnv() });
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe('');
+    // The logger is built only for a warning (cli.ts detectCommand): a config warning and a
+    // detection warning both still reach stderr, and stdout stays the JSON document.
+    const r = await runBundle(['detect', '--json'], {
+      env: { ...baseEnv(), ATTUNE_CONFIG: '/nonexistent/attune.yaml', ATTUNE_WORKER_RUNTIMES: 'cobol' },
+    });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('/nonexistent/attune.yaml, which does not exist');
+    expect(r.stderr).toContain('None of the override runtimes (cobol) were found on this system');
+    expect(JSON.parse(r.stdout).override).toBe(true);
+  });
+
   it('a bad config value exits 1 naming the key and the value', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'agent-cli-'));
     const cfg = join(dir, 'bad.yaml');
