@@ -29,6 +29,24 @@ WHERE ls.found IS NULL
 ORDER BY v.execution, v.artifact, v.version`,
 );
 
+/**
+ * The same listing for ONE execution (the common case: nothing else finishing at the same time),
+ * with a scalar parameter: PostgreSQL then settles on a generic plan after five calls instead of
+ * planning the array form anew on every call (a custom plan each time: 0.27 ms of the 0.31 ms it
+ * cost per sequential execution, issue 18).
+ */
+export const LIST_ONE_EXECUTION_FILE_ARTIFACTS_SQL = prepared(
+  'list-one-execution-file-artifacts',
+  `
+SELECT v.execution, v.id, v.artifact, v.version, v.file_path, v.content_type, v.body_state::text AS body_state
+FROM artifact_version v
+LEFT JOIN LATERAL (SELECT true AS found FROM log_stream s WHERE s.artifact_version = v.id LIMIT 1) ls ON true
+WHERE v.execution = $1::bigint
+  AND v.file_path IS NOT NULL
+  AND ls.found IS NULL
+ORDER BY v.artifact, v.version`,
+);
+
 export interface ExecutionFileArtifact {
   id: number;
   artifactId: number;
@@ -39,22 +57,25 @@ export interface ExecutionFileArtifact {
 }
 
 export async function listExecutionFileArtifacts(db: Queryable, executionId: number): Promise<ExecutionFileArtifact[]> {
-  return (await listExecutionsFileArtifacts(db, [executionId])).get(executionId) ?? [];
+  const res = await db.query(LIST_ONE_EXECUTION_FILE_ARTIFACTS_SQL, [executionId]);
+  return (res.rows as Record<string, unknown>[]).map(toFileArtifact);
 }
 
 /** Each execution's file artifacts (an empty list for one without any). */
 export async function listExecutionsFileArtifacts(db: Queryable, executionIds: readonly number[]): Promise<Map<number, ExecutionFileArtifact[]>> {
   const res = await db.query(LIST_EXECUTION_FILE_ARTIFACTS_SQL, [executionIds]);
   const out = new Map<number, ExecutionFileArtifact[]>(executionIds.map((id) => [id, []]));
-  for (const r of res.rows as Record<string, unknown>[]) {
-    out.get(toId(r.execution))?.push({
-      id: toId(r.id),
-      artifactId: toId(r.artifact),
-      version: Number(r.version),
-      filePath: String(r.file_path),
-      contentType: toStringOrNull(r.content_type),
-      bodyState: toStringOrNull(r.body_state),
-    });
-  }
+  for (const r of res.rows as Record<string, unknown>[]) out.get(toId(r.execution))?.push(toFileArtifact(r));
   return out;
+}
+
+function toFileArtifact(r: Record<string, unknown>): ExecutionFileArtifact {
+  return {
+    id: toId(r.id),
+    artifactId: toId(r.artifact),
+    version: Number(r.version),
+    filePath: String(r.file_path),
+    contentType: toStringOrNull(r.content_type),
+    bodyState: toStringOrNull(r.body_state),
+  };
 }

@@ -213,7 +213,7 @@ describe('per-execution log statements stay independent of the history (issue 18
     expect(versions.rows[0].n).toBe(3002);
 
     const { CREATE_EXECUTION_LOG_STREAMS_SQL } = await import('../../../src/db/queries/create-execution-log-streams');
-    const { LIST_EXECUTION_FILE_ARTIFACTS_SQL } = await import('../../../src/db/queries/list-execution-file-artifacts');
+    const { LIST_EXECUTION_FILE_ARTIFACTS_SQL, LIST_ONE_EXECUTION_FILE_ARTIFACTS_SQL } = await import('../../../src/db/queries/list-execution-file-artifacts');
     const next = input(702_000, ref);
     const allocation = [
       [702_000, 702_000], next.streams.map((s) => s.stream), next.streams.map((s) => s.ref), next.streams.map((s) => s.name),
@@ -224,6 +224,7 @@ describe('per-execution log statements stay independent of the history (issue 18
       expect(await measure(CREATE_EXECUTION_LOG_STREAMS_SQL, allocation, mode), `allocation, ${mode}`).toBeLessThan(50);
       // Four log versions of two executions, each probed once in log_stream.
       expect(await measure(LIST_EXECUTION_FILE_ARTIFACTS_SQL, [[700_500, 700_501]], mode), `file-artifact listing, ${mode}`).toBeLessThan(50);
+      expect(await measure(LIST_ONE_EXECUTION_FILE_ARTIFACTS_SQL, [700_500], mode), `one execution's file-artifact listing, ${mode}`).toBeLessThan(50);
     }
     await db.pool.query('ALTER TABLE artifact_version RESET (autovacuum_enabled)');
     await db.pool.query('ALTER TABLE log_stream RESET (autovacuum_enabled)');
