@@ -19,6 +19,18 @@ export interface OutputSink {
 }
 
 /**
+ * A write stream over an open `fd` (closed with the stream) that reports errors to `onError`,
+ * and a promise that settles on its 'close'. The promise listens from the start: a write error
+ * closes the stream early, before anyone asks to end it.
+ */
+export function fdWriteStream(fd: number, onError: (e: Error) => void): { stream: fs.WriteStream; closed: Promise<void> } {
+  const stream = fs.createWriteStream('', { fd, autoClose: true });
+  stream.on('error', onError);
+  const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+  return { stream, closed };
+}
+
+/**
  * The file (and its directory) is created on the first byte written: most trivial actions print
  * nothing on stderr, and a mkdir + two opens per execution were ~12 % of the agent's CPU at high
  * throughput (npm run bench). A stream that stays empty leaves no file, which is also what the
@@ -33,12 +45,11 @@ export function openLogFileSink(filePath: string): OutputSink {
     try {
       fs.mkdirSync(path.dirname(filePath), { recursive: true });
       const fd = fs.openSync(filePath, 'w', 0o640);
-      const s = fs.createWriteStream('', { fd, autoClose: true });
-      s.on('error', (e) => {
+      const opened = fdWriteStream(fd, (e) => {
         error ??= e;
       });
-      closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
-      return s;
+      closed = opened.closed;
+      return opened.stream;
     } catch (e) {
       error ??= new Error(`Failed to create log artifact file '${filePath}': ${describeIoError(e)}`);
       return null;

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { fdWriteStream } from '../execution/log-sink';
 import type { ByteTarget } from './stream-sink';
 
 const DIR_MODE = 0o2775;
@@ -61,9 +62,8 @@ export function forgetKnownDirs(): void {
  * network volume can wait for the server).
  */
 export class SharedFileTarget implements ByteTarget {
-  private stream: fs.WriteStream | null = null;
-  /** Settles on the stream's 'close', listened for from its creation (an error closes it early). */
-  private streamClosed: Promise<void> | null = null;
+  /** Made on the first chunk (fdWriteStream). */
+  private opened: { stream: fs.WriteStream; closed: Promise<void> } | null = null;
   private closed: Promise<void> | null = null;
   private error: Error | null = null;
 
@@ -75,11 +75,14 @@ export class SharedFileTarget implements ByteTarget {
 
   append(bytes: Buffer): void {
     if (this.error !== null || this.closed !== null) return;
-    this.writeStream().write(bytes);
+    this.opened ??= fdWriteStream(this.fd, (e) => {
+      this.error ??= e;
+    });
+    this.opened.stream.write(bytes);
   }
 
   end(): Promise<void> {
-    this.closed ??= this.stream === null ? this.closeFd() : this.endStream(this.stream);
+    this.closed ??= this.opened === null ? this.closeFd() : endStream(this.opened);
     return this.closed;
   }
 
@@ -91,21 +94,9 @@ export class SharedFileTarget implements ByteTarget {
       }),
     );
   }
+}
 
-  private endStream(stream: fs.WriteStream): Promise<void> {
-    stream.end();
-    return this.streamClosed as Promise<void>;
-  }
-
-  private writeStream(): fs.WriteStream {
-    if (this.stream === null) {
-      const stream = fs.createWriteStream('', { fd: this.fd, autoClose: true });
-      stream.on('error', (e) => {
-        this.error ??= e;
-      });
-      this.streamClosed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
-      this.stream = stream;
-    }
-    return this.stream;
-  }
+function endStream(opened: { stream: fs.WriteStream; closed: Promise<void> }): Promise<void> {
+  opened.stream.end();
+  return opened.closed;
 }
