@@ -5,7 +5,6 @@
  */
 import { compareOrdinal } from '../util/compare';
 
-
 export type RawConfig = Record<string, unknown>;
 
 /** Keys whose env value is a comma-separated list (f3e5d1c: only these two). */

@@ -16,15 +16,20 @@ import { toId, toStringOrNull, type Queryable } from '../rows';
  * from flattening it into a join): with `execution = ANY($1)`, or a plain join, statistics
  * lagging behind the table made the planner hash-join a scan of the whole table instead.
  */
+/** What both listings return per version (toFileArtifact reads it). */
+const COLUMNS = 'v.execution, v.id, v.artifact, v.version, v.file_path, v.content_type, v.body_state::text AS body_state';
+/** `ls.found` is true for a version backing a log stream (one probe of its unique index). */
+const LOG_STREAM_PROBE = 'LEFT JOIN LATERAL (SELECT true AS found FROM log_stream s WHERE s.artifact_version = v.id LIMIT 1) ls ON true';
+
 export const LIST_EXECUTION_FILE_ARTIFACTS_SQL = prepared(
   'list-execution-file-artifacts',
   `
-SELECT v.execution, v.id, v.artifact, v.version, v.file_path, v.content_type, v.body_state::text AS body_state
+SELECT ${COLUMNS}
 FROM (SELECT DISTINCT unnest($1::bigint[]) AS execution) ids
 CROSS JOIN LATERAL (
   SELECT * FROM artifact_version x WHERE x.execution = ids.execution AND x.file_path IS NOT NULL OFFSET 0
 ) v
-LEFT JOIN LATERAL (SELECT true AS found FROM log_stream s WHERE s.artifact_version = v.id LIMIT 1) ls ON true
+${LOG_STREAM_PROBE}
 WHERE ls.found IS NULL
 ORDER BY v.execution, v.artifact, v.version`,
 );
@@ -38,9 +43,9 @@ ORDER BY v.execution, v.artifact, v.version`,
 export const LIST_ONE_EXECUTION_FILE_ARTIFACTS_SQL = prepared(
   'list-one-execution-file-artifacts',
   `
-SELECT v.execution, v.id, v.artifact, v.version, v.file_path, v.content_type, v.body_state::text AS body_state
+SELECT ${COLUMNS}
 FROM artifact_version v
-LEFT JOIN LATERAL (SELECT true AS found FROM log_stream s WHERE s.artifact_version = v.id LIMIT 1) ls ON true
+${LOG_STREAM_PROBE}
 WHERE v.execution = $1::bigint
   AND v.file_path IS NOT NULL
   AND ls.found IS NULL
