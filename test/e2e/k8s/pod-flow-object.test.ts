@@ -15,7 +15,7 @@ import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ControlPlane as ControlPlaneImpl } from '../../../scripts/lib/control-plane.mjs';
-import { DEMO_PACK_DIR, TEST_ENCRYPTION_KEY, TEST_JWT_SECRET, pollUntil, type ControlPlane } from '../../support/agent';
+import { DEMO_PACK_DIR, TEST_ENCRYPTION_KEY, TEST_JWT_SECRET, type ControlPlane } from '../../support/agent';
 import { createTestVhost, unusedPort, type TestVhost } from '../../support/amqp';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { startFakeApi, type FakeApi } from '../../support/fake-api';
@@ -124,7 +124,12 @@ describe('Helm pod flow, storage.mode object: no shared volume, packs and logs t
     containers.push(worker);
     const ready = await worker.waitForLine((l) => l.json?.msg === 'attune-agent ready: consuming executions', 60_000);
     workerId = Number(ready.json!.workerId);
-    await pollUntil(async () => (releases.requests.filter((r) => r.status === 200).length >= 2 ? true : undefined), 30_000, 'both releases downloaded');
+    // The start-up sync runs beside the consumer; its summary line comes once every release is
+    // unpacked and marked ready (an answered download alone was checked before the unpacking
+    // finished, and the first archive also loads node-tar now).
+    const synced = await worker.waitForLine((l) => l.json?.msg === 'start-up pack sync finished', 30_000);
+    expect(synced.json).toMatchObject({ synced: 2, alreadyLocal: 0, errors: 0 });
+    expect(releases.requests.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(2);
     for (const ref of ['demo_test', 'pod_check']) {
       const dir = join(rendered.vol.packs!, '.releases', 'sha256', digests[ref]!);
       expect(readFileSync(join(dir, '.attune-release-ready'), 'utf8').trim()).toBe(digests[ref]);
