@@ -1,4 +1,4 @@
-import { chmodSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -32,6 +32,14 @@ describe('SharedFileTarget', () => {
     expect(statSync(path).mode & 0o777).toBe(0o664);
     expect(target.failure).toBeNull();
     await target.end(); // idempotent
+  });
+
+  it('an empty stream whose fd cannot be closed reports the error as its failure', async () => {
+    const fd = createSharedLogFile(join(dir, 'gone.txt'));
+    const target = new SharedFileTarget(fd);
+    closeSync(fd); // someone closed it already: close(2) fails with EBADF
+    await target.end();
+    expect((target.failure as NodeJS.ErrnoException | null)?.code).toBe('EBADF');
   });
 
   it('appends chunks in order, ignores writes after end, and closes the fd', async () => {
