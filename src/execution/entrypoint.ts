@@ -45,8 +45,10 @@ export function resolveActionFile(packDir: string, entrypoint: string): CodePath
   let realDir: string;
   let realFile: string;
   try {
-    realDir = fs.realpathSync(actionsDir);
-    realFile = fs.realpathSync(candidate);
+    // realpath(3): one call per path in C; the JS realpathSync lstat()s every component and
+    // built a Stats object for each (twice ten per execution in a packs tree, issue 18).
+    realDir = fs.realpathSync.native(actionsDir);
+    realFile = fs.realpathSync.native(candidate);
   } catch {
     return { kind: 'missing', expectedPath: displayActionPath(packDir, entrypoint) };
   }
