@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PrepareFailure, prepareFailureText, RuntimeFailure, runtimeFailureText } from './failures';
-import { openLogFileSink, type OutputSink, type OutputSinks } from './log-sink';
+import { openLogFileSink, type OutputSink } from './log-sink';
 import { cleanupTempFiles, planExecution, type PlannedProcess } from './plan';
 import type { ExecutionDeps } from './ports';
 import { buildFailureOutcome, buildRanOutcome } from './result';
@@ -48,17 +48,10 @@ export async function runExecution(request: ExecutionRequest, deps: ExecutionDep
 
   let run: ProcessRunResult;
   const sinks: { stdout: OutputSink | null; stderr: OutputSink | null } = { stdout: null, stderr: null };
-  /** `sinks` once given ones are set up (deps.sinks may still be in flight: runProcess awaits it after the spawn). */
-  let ready: Promise<OutputSinks> = Promise.resolve(sinks);
   try {
     if (deps.sinks) {
-      ready = Promise.resolve(deps.sinks).then((given) => {
-        sinks.stdout = given?.stdout ?? null;
-        sinks.stderr = given?.stderr ?? null;
-        return sinks;
-      });
-      // Awaited by runProcess after the spawn, or below when the spawn fails (maybe after a retry delay).
-      ready.catch(() => undefined);
+      sinks.stdout = deps.sinks.stdout ?? null;
+      sinks.stderr = deps.sinks.stderr ?? null;
     } else {
       if (request.logFiles?.stdoutPath) sinks.stdout = openLogFileSink(request.logFiles.stdoutPath);
       if (request.logFiles?.stderrPath) sinks.stderr = openLogFileSink(request.logFiles.stderrPath);
@@ -79,10 +72,9 @@ export async function runExecution(request: ExecutionRequest, deps: ExecutionDep
       logFinalizationTimeoutMs: deps.logFinalizationTimeoutMs ?? DEFAULT_LOG_FINALIZATION_TIMEOUT_MS,
       onSpawn: deps.onSpawn,
       onOutput: deps.onOutput,
-      sinks: ready,
+      sinks,
     });
   } catch (e) {
-    await ready.catch(() => undefined);
     await Promise.all([sinks.stdout?.abandon(), sinks.stderr?.abandon()]);
     if (e instanceof PrepareFailure || e instanceof RuntimeFailure) return failure(e);
     throw e;

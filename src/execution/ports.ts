@@ -5,7 +5,7 @@
  */
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import type { Logger } from '../log';
-import type { OutputSinks } from './log-sink';
+import type { OutputSink } from './log-sink';
 import type { RuntimeRegistry } from './runtimes';
 
 export type { ExecutionRequest, ExecutionOutcome, ExecutionStatus, RedactedResultValue } from './types';
@@ -52,12 +52,9 @@ export interface ExecutionDeps {
   onSpawn?: (info: SpawnInfo) => void;
   /**
    * Where the kept output goes as it arrives (log streams, spec 06 §2); the adapter owns them
-   * and finalises them after the run. Absent → file sinks for `request.logFiles`, if any. A
-   * promise (sinks still being set up, e.g. log-stream rows in flight) is awaited after the
-   * spawn and before the first byte of output is read: the child starts meanwhile, and what it
-   * writes waits in its pipes (issue 18).
+   * and finalises them after the run. Absent → file sinks for `request.logFiles`, if any.
    */
-  sinks?: OutputSinks | Promise<OutputSinks | null> | null;
+  sinks?: { stdout?: OutputSink | null; stderr?: OutputSink | null } | null;
   /** Live output (bytes kept within the limit, plus the truncation notice once). */
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }

@@ -9,7 +9,7 @@ import type { Logger } from '../log';
 import type { EnvMap } from './child-env';
 import { describeIoError, runtimeError } from './failures';
 import { describeKill } from './kill-reason';
-import type { OutputSink, OutputSinks } from './log-sink';
+import type { OutputSink } from './log-sink';
 import { exitErrorText, parseOutput, type CollectedOutput, type StreamName } from './output';
 import { StreamCapture, writeParameters } from './pipes';
 import type { OomWatch, ProcessSpawner, SpawnInfo } from './ports';
@@ -41,8 +41,7 @@ export interface RunOptions {
   logFinalizationTimeoutMs: number;
   onSpawn?: (info: SpawnInfo) => void;
   onOutput?: (stream: StreamName, chunk: Buffer) => void;
-  /** Awaited after the spawn, before any output is read (ports.ts `ExecutionDeps.sinks`). */
-  sinks?: OutputSinks | Promise<OutputSinks>;
+  sinks?: { stdout?: OutputSink | null; stderr?: OutputSink | null };
 }
 
 /** Upstream's in-memory `ExecutionResult` (spec 03 §4.3). */
@@ -214,7 +213,7 @@ export async function runProcess(spec: ProcessSpec, opts: RunOptions): Promise<P
   const pid = child.pid as number;
   opts.onSpawn?.({ pid, argv: [spec.command, ...spec.args] });
 
-  const sinks = await sinksOrKill(opts.sinks, pid, exited, log);
+  const sinks = opts.sinks ?? {};
   let onOutputFailed = false;
   const forward = (name: StreamName, sink: OutputSink | null | undefined) => (chunk: Buffer, isNotice: boolean) => {
     if (isNotice && sink?.writeNotice) sink.writeNotice(chunk);
@@ -306,22 +305,7 @@ export async function runProcess(spec: ProcessSpec, opts: RunOptions): Promise<P
   return buildRunResult({ spec, out, err, exitCode, durationMs, stdinError, wasCancelled, wasTimedOut, logsIncomplete, killedBy: killedBy?.text ?? null });
 }
 
-/**
- * The sinks, once set up. Until then nothing reads the child's pipes, so no output can pass
- * them by. If setting them up throws (a bug: the adapters report their failures as sink-less
- * sets), the child is killed and reaped before the error goes on: no process outlives its run.
- */
-async function sinksOrKill(pending: RunOptions['sinks'], pid: number, exited: Promise<ExitInfo>, log: Logger): Promise<OutputSinks> {
-  try {
-    return (await pending) ?? {};
-  } catch (e) {
-    signalGroup(pid, 'SIGKILL', log);
-    await exited;
-    throw e;
-  }
-}
-
-async function sealSinks(sinks: OutputSinks, logsIncomplete: boolean): Promise<void> {
+async function sealSinks(sinks: NonNullable<RunOptions['sinks']>, logsIncomplete: boolean): Promise<void> {
   for (const [name, sink] of [['stdout', sinks.stdout], ['stderr', sinks.stderr]] as const) {
     if (!sink) continue;
     if (logsIncomplete) {

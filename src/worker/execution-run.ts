@@ -93,24 +93,12 @@ export async function prepareAndRun(deps: ExecutionRunDeps, row: ExecutionRow, a
 
 // ---------------------------------------------------------------- log streams (spec 06 §2, issue 13)
 
-/**
- * Log stream rows and files set up while the action starts, seals and file artifacts after it
- * (logs/). The rows' statement is sent first and the spawn (a fork that blocks the event loop
- * for 1–3 ms) happens while PostgreSQL runs it; the engine reads no output before the sinks
- * exist (issue 18: one round trip less on the sequential path).
- */
+/** Log stream rows and files before the run, seals and file artifacts after it (logs/). */
 async function runWithLogStreams(deps: ExecutionRunDeps, row: ExecutionRow, request: ExecutionRequest, action: ActionView, abort: AbortController, log: Logger): Promise<ExecutionOutcome> {
   const output = deps.output ?? null;
-  const opening = output
-    ? output.open({ request, parentExecutionId: row.parent, logRetentionPolicy: action.logRetentionPolicy, logRetentionLimit: action.logRetentionLimit }, log)
-    : Promise.resolve(null);
-  // pg-pool hands an idle client to a query on process.nextTick, which runs only once the
-  // microtasks drain, i.e. after the synchronous path to the spawn: yield one tick so that the
-  // statement is on the wire before the fork (strace: writev of the rows, then clone).
-  if (output) await new Promise<void>((resolve) => process.nextTick(resolve));
-  const sinks = output ? opening.then((s) => s?.sinks ?? null) : null;
-  // Not awaited when the run fails before its spawn: that path settles `opening` below.
-  sinks?.catch(() => undefined);
+  const set = output
+    ? await output.open({ request, parentExecutionId: row.parent, logRetentionPolicy: action.logRetentionPolicy, logRetentionLimit: action.logRetentionLimit }, log)
+    : null;
   let outcome: ExecutionOutcome;
   try {
     outcome = await runExecution(request, {
@@ -119,17 +107,14 @@ async function runWithLogStreams(deps: ExecutionRunDeps, row: ExecutionRow, requ
       registry: deps.registry,
       killGraceMs: deps.killGraceMs,
       logFinalizationTimeoutMs: deps.config.artifacts.logFinalizationTimeoutMs,
-      sinks,
+      sinks: set?.sinks ?? null,
       spawner: deps.spawner,
       oom: deps.oom ?? null,
     });
   } catch (e) {
-    const opened = await opening.catch(() => null);
-    await opened?.finish(false).catch(() => undefined);
+    await set?.finish(false).catch(() => undefined);
     throw e;
   }
-  // Settled by now unless the run never spawned (a preparation failure): then it is awaited here.
-  const set = await opening;
   if (output && set) {
     // Independent round trips (seal requests, file-artifact query): side by side.
     await Promise.all([output.settle(set, outcome, log), output.finalizeFiles(row.id, outcome, log)]);
