@@ -1,6 +1,11 @@
 import { prepared } from '../prepared';
 import { toId, toStringOrNull, type Queryable } from '../rows';
 
+/** What both listings return per version (toFileArtifact reads it). */
+const COLUMNS = 'v.execution, v.id, v.artifact, v.version, v.file_path, v.content_type, v.body_state::text AS body_state';
+/** `ls.found` is true for a version backing a log stream (one probe of its unique index). */
+const LOG_STREAM_PROBE = 'LEFT JOIN LATERAL (SELECT true AS found FROM log_stream s WHERE s.artifact_version = v.id LIMIT 1) ls ON true';
+
 /**
  * spec 06 §3.2 steps 1–2 (upstream `finalize_file_artifacts`): the file-backed versions the
  * given executions produced, minus their runtime logs (versions with a `log_stream` row), in
@@ -16,11 +21,6 @@ import { toId, toStringOrNull, type Queryable } from '../rows';
  * from flattening it into a join): with `execution = ANY($1)`, or a plain join, statistics
  * lagging behind the table made the planner hash-join a scan of the whole table instead.
  */
-/** What both listings return per version (toFileArtifact reads it). */
-const COLUMNS = 'v.execution, v.id, v.artifact, v.version, v.file_path, v.content_type, v.body_state::text AS body_state';
-/** `ls.found` is true for a version backing a log stream (one probe of its unique index). */
-const LOG_STREAM_PROBE = 'LEFT JOIN LATERAL (SELECT true AS found FROM log_stream s WHERE s.artifact_version = v.id LIMIT 1) ls ON true';
-
 export const LIST_EXECUTION_FILE_ARTIFACTS_SQL = prepared(
   'list-execution-file-artifacts',
   `
