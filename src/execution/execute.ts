@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PrepareFailure, prepareFailureText, RuntimeFailure, runtimeFailureText } from './failures';
-import { openLogFileSink, type OutputSink } from './log-sink';
+import { openLogFileSink, type OutputSink, type OutputSinks } from './log-sink';
 import { cleanupTempFiles, planExecution, type PlannedProcess } from './plan';
 import type { ExecutionDeps } from './ports';
 import { buildFailureOutcome, buildRanOutcome } from './result';
@@ -48,10 +48,21 @@ export async function runExecution(request: ExecutionRequest, deps: ExecutionDep
 
   let run: ProcessRunResult;
   const sinks: { stdout: OutputSink | null; stderr: OutputSink | null } = { stdout: null, stderr: null };
+  /** `sinks` once the given ones exist (they may still be being set up: see ports.ts). */
+  let ready: Promise<OutputSinks> = Promise.resolve(sinks);
   try {
-    if (deps.sinks) {
+    if (deps.sinks && !(deps.sinks instanceof Promise)) {
       sinks.stdout = deps.sinks.stdout ?? null;
       sinks.stderr = deps.sinks.stderr ?? null;
+    } else if (deps.sinks) {
+      ready = deps.sinks.then(
+        (given) => {
+          sinks.stdout = given?.stdout ?? null;
+          sinks.stderr = given?.stderr ?? null;
+          return sinks;
+        },
+        () => sinks, // runProcess reports it (SinkRelay.setupFailed)
+      );
     } else {
       if (request.logFiles?.stdoutPath) sinks.stdout = openLogFileSink(request.logFiles.stdoutPath);
       if (request.logFiles?.stderrPath) sinks.stderr = openLogFileSink(request.logFiles.stderrPath);
@@ -72,9 +83,11 @@ export async function runExecution(request: ExecutionRequest, deps: ExecutionDep
       logFinalizationTimeoutMs: deps.logFinalizationTimeoutMs ?? DEFAULT_LOG_FINALIZATION_TIMEOUT_MS,
       onSpawn: deps.onSpawn,
       onOutput: deps.onOutput,
-      sinks,
+      sinks: deps.sinks instanceof Promise ? deps.sinks : sinks,
     });
   } catch (e) {
+    // A failed spawn: the sinks (and `request.logFiles`) may still be in flight.
+    await ready;
     await Promise.all([sinks.stdout?.abandon(), sinks.stderr?.abandon()]);
     if (e instanceof PrepareFailure || e instanceof RuntimeFailure) return failure(e);
     throw e;

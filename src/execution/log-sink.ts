@@ -6,6 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describeIoError } from './failures';
 
+/** The sinks of one run's two streams; either may be absent. */
+export interface OutputSinks {
+  stdout?: OutputSink | null;
+  stderr?: OutputSink | null;
+}
+
 export interface OutputSink {
   write(chunk: Buffer): void;
   /** The truncation notice (spec 06 §2.8), once; sinks without it get it through `write`. */

@@ -5,7 +5,7 @@
  */
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import type { Logger } from '../log';
-import type { OutputSink } from './log-sink';
+import type { OutputSinks } from './log-sink';
 import type { RuntimeRegistry } from './runtimes';
 
 export type { ExecutionRequest, ExecutionOutcome, ExecutionStatus, RedactedResultValue } from './types';
@@ -52,9 +52,12 @@ export interface ExecutionDeps {
   onSpawn?: (info: SpawnInfo) => void;
   /**
    * Where the kept output goes as it arrives (log streams, spec 06 §2); the adapter owns them
-   * and finalises them after the run. Absent → file sinks for `request.logFiles`, if any.
+   * and finalises them after the run. Absent → file sinks for `request.logFiles`, if any. A
+   * promise (sinks still being set up, e.g. log-stream rows in flight) lets the child start
+   * meanwhile: its output is read from the spawn on and held until the sinks exist
+   * (sink-relay.ts, issue 18). It should not reject; if it does, the run has no log copy.
    */
-  sinks?: { stdout?: OutputSink | null; stderr?: OutputSink | null } | null;
+  sinks?: OutputSinks | Promise<OutputSinks | null> | null;
   /** Live output (bytes kept within the limit, plus the truncation notice once). */
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }

@@ -9,10 +9,11 @@ import type { Logger } from '../log';
 import type { EnvMap } from './child-env';
 import { describeIoError, runtimeError } from './failures';
 import { describeKill } from './kill-reason';
-import type { OutputSink } from './log-sink';
+import type { OutputSinks } from './log-sink';
 import { exitErrorText, parseOutput, type CollectedOutput, type StreamName } from './output';
 import { StreamCapture, writeParameters } from './pipes';
 import type { OomWatch, ProcessSpawner, SpawnInfo } from './ports';
+import { SinkRelay } from './sink-relay';
 import type { OutputFormat } from './types';
 
 export interface ProcessSpec {
@@ -41,7 +42,8 @@ export interface RunOptions {
   logFinalizationTimeoutMs: number;
   onSpawn?: (info: SpawnInfo) => void;
   onOutput?: (stream: StreamName, chunk: Buffer) => void;
-  sinks?: { stdout?: OutputSink | null; stderr?: OutputSink | null };
+  /** May still be being set up: output is held until they exist (sink-relay.ts). */
+  sinks?: OutputSinks | Promise<OutputSinks | null> | null;
 }
 
 /** Upstream's in-memory `ExecutionResult` (spec 03 §4.3). */
@@ -213,11 +215,10 @@ export async function runProcess(spec: ProcessSpec, opts: RunOptions): Promise<P
   const pid = child.pid as number;
   opts.onSpawn?.({ pid, argv: [spec.command, ...spec.args] });
 
-  const sinks = opts.sinks ?? {};
+  const relay = new SinkRelay(opts.sinks);
   let onOutputFailed = false;
-  const forward = (name: StreamName, sink: OutputSink | null | undefined) => (chunk: Buffer, isNotice: boolean) => {
-    if (isNotice && sink?.writeNotice) sink.writeNotice(chunk);
-    else sink?.write(chunk);
+  const forward = (name: StreamName) => (chunk: Buffer, isNotice: boolean) => {
+    relay.write(name, chunk, isNotice);
     if (!opts.onOutput || onOutputFailed) return;
     try {
       opts.onOutput(name, chunk);
@@ -228,8 +229,8 @@ export async function runProcess(spec: ProcessSpec, opts: RunOptions): Promise<P
     }
   };
   // Readers start before stdin is written, so a child that writes first cannot deadlock.
-  const stdoutCap = new StreamCapture(child.stdout as Readable, 'stdout', spec.maxStdoutBytes, forward('stdout', sinks.stdout));
-  const stderrCap = new StreamCapture(child.stderr as Readable, 'stderr', spec.maxStderrBytes, forward('stderr', sinks.stderr));
+  const stdoutCap = new StreamCapture(child.stdout as Readable, 'stdout', spec.maxStdoutBytes, forward('stdout'));
+  const stderrCap = new StreamCapture(child.stderr as Readable, 'stderr', spec.maxStderrBytes, forward('stderr'));
   const stdin = child.stdin as Writable;
   stdin.on('error', () => undefined); // reported through the write callbacks
 
@@ -292,7 +293,9 @@ export async function runProcess(spec: ProcessSpec, opts: RunOptions): Promise<P
     watcher.dispose();
   }
 
-  logsIncomplete ||= stdoutCap.incomplete || stderrCap.incomplete || !!sinks.stdout?.failed || !!sinks.stderr?.failed;
+  const sinks = await relay.ready;
+  if (relay.setupFailed) log.error({ err: relay.setupFailed.message }, 'setting up the log copies of the output failed; the run has none');
+  logsIncomplete ||= stdoutCap.incomplete || stderrCap.incomplete || !!sinks.stdout?.failed || !!sinks.stderr?.failed || relay.setupFailed !== null;
   await sealSinks(sinks, logsIncomplete);
 
   const durationMs = Math.floor(performance.now() - start);
@@ -305,7 +308,7 @@ export async function runProcess(spec: ProcessSpec, opts: RunOptions): Promise<P
   return buildRunResult({ spec, out, err, exitCode, durationMs, stdinError, wasCancelled, wasTimedOut, logsIncomplete, killedBy: killedBy?.text ?? null });
 }
 
-async function sealSinks(sinks: NonNullable<RunOptions['sinks']>, logsIncomplete: boolean): Promise<void> {
+async function sealSinks(sinks: OutputSinks, logsIncomplete: boolean): Promise<void> {
   for (const [name, sink] of [['stdout', sinks.stdout], ['stderr', sinks.stderr]] as const) {
     if (!sink) continue;
     if (logsIncomplete) {

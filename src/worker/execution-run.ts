@@ -93,12 +93,25 @@ export async function prepareAndRun(deps: ExecutionRunDeps, row: ExecutionRow, a
 
 // ---------------------------------------------------------------- log streams (spec 06 §2, issue 13)
 
-/** Log stream rows and files before the run, seals and file artifacts after it (logs/). */
+/**
+ * Log stream rows and files set up while the action starts, seals and file artifacts after it
+ * (logs/). The rows' statement goes on the wire first and the spawn (a fork that blocks the
+ * event loop for 1–3 ms) happens while PostgreSQL runs it; the engine reads the output from the
+ * spawn on and holds it until the sinks exist (issue 18: one round trip off the sequential path).
+ */
 async function runWithLogStreams(deps: ExecutionRunDeps, row: ExecutionRow, request: ExecutionRequest, action: ActionView, abort: AbortController, log: Logger): Promise<ExecutionOutcome> {
   const output = deps.output ?? null;
-  const set = output
-    ? await output.open({ request, parentExecutionId: row.parent, logRetentionPolicy: action.logRetentionPolicy, logRetentionLimit: action.logRetentionLimit }, log)
+  // open() reports its own failures as a set without sinks; a throw is a bug: run without logs.
+  const opening = output
+    ? output.open({ request, parentExecutionId: row.parent, logRetentionPolicy: action.logRetentionPolicy, logRetentionLimit: action.logRetentionLimit }, log).catch((e: unknown) => {
+        log.error({ err: e instanceof Error ? e.message : String(e) }, 'setting up the log streams failed; running without them');
+        return null;
+      })
     : null;
+  // pg-pool hands an idle client to a query on process.nextTick, which runs only once the
+  // microtasks drain, i.e. after the synchronous path to the spawn: yield one tick so that the
+  // statement is on the wire before the fork (strace: writev of the rows, then clone).
+  if (opening) await new Promise<void>((resolve) => process.nextTick(resolve));
   let outcome: ExecutionOutcome;
   try {
     outcome = await runExecution(request, {
@@ -107,14 +120,16 @@ async function runWithLogStreams(deps: ExecutionRunDeps, row: ExecutionRow, requ
       registry: deps.registry,
       killGraceMs: deps.killGraceMs,
       logFinalizationTimeoutMs: deps.config.artifacts.logFinalizationTimeoutMs,
-      sinks: set?.sinks ?? null,
+      sinks: opening?.then((set) => set?.sinks ?? null) ?? null,
       spawner: deps.spawner,
       oom: deps.oom ?? null,
     });
   } catch (e) {
-    await set?.finish(false).catch(() => undefined);
+    await (await opening)?.finish(false).catch(() => undefined);
     throw e;
   }
+  // Settled by now unless the run failed before its spawn (then awaited here).
+  const set = await opening;
   if (output && set) {
     // Independent round trips (seal requests, file-artifact query): side by side.
     await Promise.all([output.settle(set, outcome, log), output.finalizeFiles(row.id, outcome, log)]);
