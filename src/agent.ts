@@ -114,7 +114,9 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
 
     // 3. PostgreSQL: connect with retry, epoch check, wait for the schema.
     const startupTimeoutMs = config.agent.startupTimeoutSec * 1000;
-    const pool: DbPool = await connectWithRetry(config.database, { timeoutMs: startupTimeoutMs, log, signal: stopSignal.signal });
+    // ATTUNE_AGENT_LZ4_TOAST=0 keeps the server's default TOAST compression (db/pool.ts).
+    const poolOptions = { lz4Toast: env.ATTUNE_AGENT_LZ4_TOAST !== '0' };
+    const pool: DbPool = await connectWithRetry(config.database, { timeoutMs: startupTimeoutMs, log, signal: stopSignal.signal, poolOptions });
     releases.push({ name: 'database pool', fn: () => pool.end() });
     await waitForSchema(pool, {
       schema: config.database.schema,

@@ -91,6 +91,31 @@ describe('connectWithRetry', () => {
     }
   });
 
+  it('stores large values with lz4 where the server has it, and with the server default when told not to', async () => {
+    // Debian's PostgreSQL 15 (this machine's) is built with lz4: the premise of the test.
+    const support = await db.pool.query("SELECT 'lz4' = ANY (enumvals) AS lz4, reset_val FROM pg_settings WHERE name = 'default_toast_compression'");
+    expect(support.rows[0]).toEqual({ lz4: true, reset_val: 'pglz' });
+    const big = JSON.stringify({ stdout: 'x'.repeat(1 << 20) });
+    for (const [lz4Toast, expected] of [
+      [undefined, 'lz4'],
+      [false, 'pglz'],
+    ] as const) {
+      const pool = await connectWithRetry(db.config, { timeoutMs: 5000, log: createSilentLogger(), poolOptions: lz4Toast === undefined ? {} : { lz4Toast } });
+      const client = await pool.connect();
+      try {
+        const res = await client.query("SELECT current_setting('default_toast_compression') AS c, current_setting('search_path') AS sp");
+        expect(res.rows[0]).toEqual({ c: expected, sp: 'attune, public' });
+        await client.query('CREATE TEMP TABLE big (v jsonb)');
+        await client.query('INSERT INTO big VALUES ($1::jsonb)', [big]);
+        const stored = await client.query('SELECT pg_column_compression(v) AS c, v = $1::jsonb AS same FROM big', [big]);
+        expect(stored.rows[0]).toEqual({ c: expected, same: true });
+      } finally {
+        client.release();
+        await pool.end();
+      }
+    }
+  });
+
   it('fails with DB_INCOMPATIBLE and the upstream message when the catalog revision is 2', async () => {
     await db.pool.query('UPDATE platform_catalog_state SET revision = 2');
     try {
