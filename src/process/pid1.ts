@@ -19,6 +19,7 @@
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isSea } from 'node:sea';
+import { missingV8Options } from './v8-options';
 
 /** Set in the agent's environment by the re-exec, so the agent under tini can say so. */
 export const UNDER_INIT_ENV = 'ATTUNE_AGENT_UNDER_INIT';
@@ -42,12 +43,18 @@ export interface InitFacts {
 
 export type InitPlan =
   | { readonly kind: 'none'; readonly underInit: string | null }
+  /** Not PID 1: the plain bundle re-executes itself with the V8 options it lacks (v8-options.ts). */
+  | { readonly kind: 'v8-options'; readonly file: string; readonly argv: readonly string[]; readonly added: readonly string[] }
   | { readonly kind: 'execve' | 'supervise'; readonly tini: string; readonly argv: readonly string[]; readonly env: Record<string, string> }
   | { readonly kind: 'unreaped'; readonly message: string };
 
 /** What the agent must do about PID 1 before anything else starts. */
 export function planInit(f: InitFacts): InitPlan {
-  if (f.pid !== 1) return { kind: 'none', underInit: f.env[UNDER_INIT_ENV] ?? null };
+  const added = missingV8Options(f);
+  if (f.pid !== 1) {
+    if (added.length > 0 && f.hasExecve) return { kind: 'v8-options', file: f.execPath, argv: [f.execPath, ...added, ...f.execArgv, ...f.argv.slice(1)], added };
+    return { kind: 'none', underInit: f.env[UNDER_INIT_ENV] ?? null };
+  }
   const override = f.env[INIT_PATH_ENV];
   if (override === 'none') {
     return { kind: 'unreaped', message: `running as PID 1 without an init (${INIT_PATH_ENV}=none): orphaned processes of actions will stay zombies` };
@@ -64,7 +71,7 @@ export function planInit(f: InitFacts): InitPlan {
   const agentArgv = f.isSea
     ? // A SEA's argv[1] repeats the executable; options are compiled in (sea-config.json execArgv).
       [f.execPath, ...f.argv.slice(2)]
-    : [f.execPath, ...f.execArgv, ...f.argv.slice(1)];
+    : [f.execPath, ...added, ...f.execArgv, ...f.argv.slice(1)];
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(f.env)) if (v !== undefined) env[k] = v;
   env[UNDER_INIT_ENV] = tini;

@@ -18,6 +18,16 @@ export async function takePid1Duties(plan: InitPlan, env: NodeJS.ProcessEnv, log
     if (plan.underInit !== null) log.info({ init: plan.underInit }, 'running under tini as PID 1: orphaned processes are reaped');
     return null;
   }
+  if (plan.kind === 'v8-options') {
+    log.info({ options: plan.added }, "re-executing with the single executable's V8 options (plain bundle): a young generation Node lets grow to 64 MiB doubles the agent's RSS and makes every spawn dearer");
+    await new Promise<void>((r) => process.stdout.write('', () => r()));
+    try {
+      execve(plan.file, plan.argv, definedOnly(env));
+    } catch (e) {
+      log.warn({ err: toError(e), options: plan.added }, `could not re-execute with ${plan.added.join(' ')}; going on without (start node with it to keep the agent's memory down)`);
+    }
+    return null;
+  }
   if (plan.kind === 'unreaped') {
     log.warn(plan.message);
     return null;
@@ -26,7 +36,7 @@ export async function takePid1Duties(plan: InitPlan, env: NodeJS.ProcessEnv, log
     log.info({ init: plan.tini }, 'running as PID 1: re-executing under tini so orphaned processes are reaped (the agent continues as its child)');
     await new Promise<void>((r) => process.stdout.write('', () => r()));
     try {
-      (process as unknown as { execve(file: string, args: readonly string[], env: Record<string, string>): never }).execve(plan.tini, plan.argv, plan.env);
+      execve(plan.tini, plan.argv, plan.env);
     } catch (e) {
       log.warn({ err: toError(e), init: plan.tini }, 'could not re-execute under tini; staying PID 1: orphaned processes of actions will stay zombies');
       return null;
@@ -52,4 +62,15 @@ export async function takePid1Duties(plan: InitPlan, env: NodeJS.ProcessEnv, log
   } finally {
     for (const sig of forwarded) process.off(sig, forward);
   }
+}
+
+/** `process.execve` (Node ≥ 22.15; @types/node 20 lacks it): replaces this process, or throws. */
+function execve(file: string, args: readonly string[], env: Record<string, string>): never {
+  return (process as unknown as { execve(file: string, args: readonly string[], env: Record<string, string>): never }).execve(file, args, env);
+}
+
+function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
 }

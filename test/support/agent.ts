@@ -133,9 +133,9 @@ function matcher(match: string | RegExp | ((l: LogLine) => boolean)): (l: LogLin
   return (l) => typeof l.msg === 'string' && match.test(l.msg);
 }
 
-function spawnAgentProcess(name: string, args: readonly string[], env: Record<string, string>, cwd: string, launcher: readonly string[] = []): AgentProcess {
+function spawnAgentProcess(name: string, args: readonly string[], env: Record<string, string>, cwd: string, launcher: readonly string[] = [], node = process.execPath): AgentProcess {
   if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run \`npm run build\` first`);
-  const argv = [...launcher, process.execPath, BUNDLE, ...args];
+  const argv = [...launcher, node, BUNDLE, ...args];
   const child = spawn(argv[0] as string, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const verbose = process.env.ATTUNE_E2E_VERBOSE === '1';
   const logs: LogLine[] = [];
@@ -258,6 +258,8 @@ export interface StartAgentOptions {
   args?: string[];
   /** argv in front of `node dist/attune-agent.cjs …` (e.g. `unshare --pid --fork`); `pid` is then the launcher's. */
   launcher?: readonly string[];
+  /** The Node binary that runs the bundle; default this test process's own. */
+  node?: string;
 }
 
 export interface AgentTestEnv {
@@ -368,7 +370,7 @@ export async function createAgentTestEnv(): Promise<AgentTestEnv> {
       const name = opts.name ?? uniqueName();
       const args = opts.args ?? ['run', '--name', name];
       // cwd = work dir: no stray ./config.yaml from the repository is picked up.
-      const agent = spawnAgentProcess(name, args, agentEnv(opts.env), workDir, opts.launcher);
+      const agent = spawnAgentProcess(name, args, agentEnv(opts.env), workDir, opts.launcher, opts.node);
       agents.push(agent);
       return agent;
     };

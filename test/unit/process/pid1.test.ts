@@ -43,7 +43,12 @@ describe('PID 1 plan', () => {
         isExecutable: (p) => p === '/bin/tini',
       }),
     );
-    expect(plan).toMatchObject({ kind: 'supervise', tini: '/bin/tini', argv: ['/bin/tini', '-s', '--', '/usr/local/bin/node', '--enable-source-maps', '/app/dist/attune-agent.cjs', 'run'] });
+    // The plain bundle also gets the single executable's V8 option (v8-options.ts).
+    expect(plan).toMatchObject({
+      kind: 'supervise',
+      tini: '/bin/tini',
+      argv: ['/bin/tini', '-s', '--', '/usr/local/bin/node', '--max-semi-space-size=8', '--enable-source-maps', '/app/dist/attune-agent.cjs', 'run'],
+    });
   });
 
   it('prefers tini-static on PATH and honours ATTUNE_AGENT_INIT', () => {
