@@ -20,10 +20,6 @@ function deliver(sinks: OutputSinks, name: StreamName, chunk: Buffer, isNotice: 
   else sink?.write(chunk);
 }
 
-function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown } | null | undefined)?.then === 'function';
-}
-
 export class SinkRelay {
   private current: OutputSinks | null = null;
   private held: Held[] = [];
@@ -33,7 +29,8 @@ export class SinkRelay {
   readonly ready: Promise<OutputSinks>;
 
   constructor(given: OutputSinks | Promise<OutputSinks | null> | null | undefined) {
-    if (!isPromise(given)) {
+    // The same test as execute.ts makes: a promise is still being set up.
+    if (!(given instanceof Promise)) {
       this.attach(given ?? {});
       this.ready = Promise.resolve(this.current as OutputSinks);
       return;

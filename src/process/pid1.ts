@@ -44,15 +44,20 @@ export interface InitFacts {
 export type InitPlan =
   | { readonly kind: 'none'; readonly underInit: string | null }
   /** Not PID 1: the plain bundle re-executes itself with the V8 options it lacks (v8-options.ts). */
-  | { readonly kind: 'v8-options'; readonly file: string; readonly argv: readonly string[]; readonly added: readonly string[] }
+  | { readonly kind: 'v8-options'; readonly file: string; readonly argv: readonly string[]; readonly env: Record<string, string>; readonly added: readonly string[] }
   | { readonly kind: 'execve' | 'supervise'; readonly tini: string; readonly argv: readonly string[]; readonly env: Record<string, string> }
   | { readonly kind: 'unreaped'; readonly message: string };
 
 /** What the agent must do about PID 1 before anything else starts. */
 export function planInit(f: InitFacts): InitPlan {
   const added = missingV8Options(f);
+  // The agent's own command line, as a re-exec must repeat it.
+  const agentArgv = f.isSea
+    ? // A SEA's argv[1] repeats the executable; options are compiled in (sea-config.json execArgv).
+      [f.execPath, ...f.argv.slice(2)]
+    : [f.execPath, ...added, ...f.execArgv, ...f.argv.slice(1)];
   if (f.pid !== 1) {
-    if (added.length > 0 && f.hasExecve) return { kind: 'v8-options', file: f.execPath, argv: [f.execPath, ...added, ...f.execArgv, ...f.argv.slice(1)], added };
+    if (added.length > 0 && f.hasExecve) return { kind: 'v8-options', file: f.execPath, argv: agentArgv, env: definedEnv(f.env), added };
     return { kind: 'none', underInit: f.env[UNDER_INIT_ENV] ?? null };
   }
   const override = f.env[INIT_PATH_ENV];
@@ -68,15 +73,17 @@ export function planInit(f: InitFacts): InitPlan {
         'orphaned processes of actions will stay zombies; install the whole agent bundle (lib/tini), or start the container with an init (docker run --init, tini as entrypoint, or Kubernetes shareProcessNamespace)',
     };
   }
-  const agentArgv = f.isSea
-    ? // A SEA's argv[1] repeats the executable; options are compiled in (sea-config.json execArgv).
-      [f.execPath, ...f.argv.slice(2)]
-    : [f.execPath, ...added, ...f.execArgv, ...f.argv.slice(1)];
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(f.env)) if (v !== undefined) env[k] = v;
+  const env = definedEnv(f.env);
   env[UNDER_INIT_ENV] = tini;
   if (f.hasExecve) return { kind: 'execve', tini, argv: [tini, '--', ...agentArgv], env };
   return { kind: 'supervise', tini, argv: [tini, '-s', '--', ...agentArgv], env };
+}
+
+/** The environment for execve: the variables that are set. */
+function definedEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
 }
 
 function findTini(f: InitFacts): string | null {

@@ -20,9 +20,8 @@ export async function takePid1Duties(plan: InitPlan, env: NodeJS.ProcessEnv, log
   }
   if (plan.kind === 'v8-options') {
     log.info({ options: plan.added }, "re-executing with the single executable's V8 options (plain bundle): a young generation Node lets grow to 64 MiB doubles the agent's RSS and makes every spawn dearer");
-    await new Promise<void>((r) => process.stdout.write('', () => r()));
     try {
-      execve(plan.file, plan.argv, definedOnly(env));
+      await flushThenExecve(plan.file, plan.argv, plan.env);
     } catch (e) {
       log.warn({ err: toError(e), options: plan.added }, `could not re-execute with ${plan.added.join(' ')}; going on without (start node with it to keep the agent's memory down)`);
     }
@@ -34,9 +33,8 @@ export async function takePid1Duties(plan: InitPlan, env: NodeJS.ProcessEnv, log
   }
   if (plan.kind === 'execve') {
     log.info({ init: plan.tini }, 'running as PID 1: re-executing under tini so orphaned processes are reaped (the agent continues as its child)');
-    await new Promise<void>((r) => process.stdout.write('', () => r()));
     try {
-      execve(plan.tini, plan.argv, plan.env);
+      await flushThenExecve(plan.tini, plan.argv, plan.env);
     } catch (e) {
       log.warn({ err: toError(e), init: plan.tini }, 'could not re-execute under tini; staying PID 1: orphaned processes of actions will stay zombies');
       return null;
@@ -64,13 +62,11 @@ export async function takePid1Duties(plan: InitPlan, env: NodeJS.ProcessEnv, log
   }
 }
 
-/** `process.execve` (Node ≥ 22.15; @types/node 20 lacks it): replaces this process, or throws. */
-function execve(file: string, args: readonly string[], env: Record<string, string>): never {
+/**
+ * `process.execve` (Node ≥ 22.15; @types/node 20 lacks it) once the log lines written so far
+ * have left: replaces this process, or throws.
+ */
+async function flushThenExecve(file: string, args: readonly string[], env: Record<string, string>): Promise<never> {
+  await new Promise<void>((r) => process.stdout.write('', () => r()));
   return (process as unknown as { execve(file: string, args: readonly string[], env: Record<string, string>): never }).execve(file, args, env);
-}
-
-function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
-  return out;
 }

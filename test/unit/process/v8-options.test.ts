@@ -36,6 +36,7 @@ describe("the single executable's V8 options for the plain bundle", () => {
       kind: 'v8-options',
       file: '/usr/local/bin/node',
       argv: ['/usr/local/bin/node', '--max-semi-space-size=8', '--enable-source-maps', '/app/dist/attune-agent.cjs', 'run', '--name', 'w1'],
+      env: { PATH: '/usr/bin:/bin' },
       added: ['--max-semi-space-size=8'],
     });
   });
