@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import * as amqp from 'amqplib';
 import { MqError, toError } from '../errors';
+import { coalesceFrameWrites } from './frame-writes';
 import type { Logger } from '../log';
 import { backoffDelayMs } from '../util/backoff';
 import { describeTarget } from '../util/redact';
@@ -63,6 +64,7 @@ class SupervisedConnection extends EventEmitter implements MqConnection {
   private closing = false;
   private closePromise: Promise<void> | null = null;
   private reconnecting = false;
+  private warnedUncoalesced = false;
   private readonly abort = new AbortController();
 
   constructor(opts: MqConnectionOptions) {
@@ -126,7 +128,12 @@ class SupervisedConnection extends EventEmitter implements MqConnection {
     const clientProperties = this.opts.connectionName ? { connection_name: this.opts.connectionName } : undefined;
     // noDelay: with Nagle on (amqplib's default) each small publish waits ~40 ms for the
     // broker's delayed ACK — that was most of the per-execution latency (npm run bench).
-    return amqp.connect(this.url, { timeout: socketTimeoutMs, clientProperties, noDelay: true });
+    const conn = await amqp.connect(this.url, { timeout: socketTimeoutMs, clientProperties, noDelay: true });
+    if (!coalesceFrameWrites(conn) && !this.warnedUncoalesced) {
+      this.warnedUncoalesced = true;
+      this.log.warn({ target: this.target }, 'this amqplib version has no frame loop to batch: each AMQP frame is written on its own (works, costs more CPU)');
+    }
+    return conn;
   }
 
   /** Make `conn` current and watch it. */
