@@ -156,11 +156,17 @@ function signalGroup(pid: number, signal: NodeJS.Signals, log: Logger): void {
  * lives, so it cannot name someone else's group. True when the group still had members.
  */
 function signalLeftovers(pgid: number, signal: NodeJS.Signals): boolean {
+  // Nearly every action leaves nothing, so this throws ESRCH once per execution; the error is
+  // dropped, so it is built without a stack trace (issue 18: ~7 µs of the ~9 µs call).
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     process.kill(-pgid, signal);
     return true;
   } catch {
     return false; // ESRCH: nothing left; EPERM: members changed uid (cannot be stopped by us)
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
   }
 }
 
