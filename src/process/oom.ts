@@ -14,25 +14,21 @@
  *    the kernel killed a process of this cgroup meanwhile (execution/ports.ts `OomWatch`).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { createKeptProcFileIo, type ProcFileIo } from './proc-files';
 import type { Logger } from '../log';
 import type { OomWatch, ProcessSpawner } from '../execution/ports';
 
 export const DEFAULT_CHILD_OOM_SCORE_ADJ = 1000;
 const SELF = '/proc/self/oom_score_adj';
 
-export interface OomScoreIo {
-  read(path: string): string;
-  write(path: string, value: string): void;
-}
-
-const realIo: OomScoreIo = { read: (p) => readFileSync(p, 'utf8'), write: (p, v) => writeFileSync(p, v) };
+export type OomScoreIo = ProcFileIo;
 
 /**
  * `base` wrapped so children start with `childScore`. Returns `base` itself (and says why) when
  * the agent's score cannot be read, is already ≥ childScore, or cannot be set back.
  */
-export function withChildOomScore(base: ProcessSpawner, childScore: number, log: Logger, io: OomScoreIo = realIo): ProcessSpawner {
+export function withChildOomScore(base: ProcessSpawner, childScore: number, log: Logger, io: OomScoreIo = createKeptProcFileIo()): ProcessSpawner {
   let agentScore: number;
   try {
     agentScore = Number.parseInt(io.read(SELF).trim(), 10);
@@ -134,8 +130,10 @@ export function createCgroupOomWatch(io: { read(path: string): string; exists(pa
 
 /** The action spawner with the raised score, and the OOM watch of the agent's memory cgroup. */
 export function createActionProcessProtection(childScore: number, log: Logger): { spawner: ProcessSpawner; oom: OomWatch | null } {
-  const spawner = withChildOomScore(spawn as ProcessSpawner, childScore, log);
-  const oom = createCgroupOomWatch({ read: (p) => readFileSync(p, 'utf8'), exists: (p) => existsSync(p) });
+  // One set of kept descriptors for the writes and the counter read around each spawn.
+  const io = createKeptProcFileIo();
+  const spawner = withChildOomScore(spawn as ProcessSpawner, childScore, log, io);
+  const oom = createCgroupOomWatch({ read: (p) => io.read(p), exists: (p) => existsSync(p) });
   log.info(
     { oomKillCounter: oom?.source ?? null },
     oom ? 'OOM kills of actions are detected from the memory cgroup' : 'no memory cgroup counter: OOM kills cannot be told apart from other SIGKILLs',
