@@ -19,6 +19,17 @@ import type { ExecutionOutcome, ExecutionRequest } from './types';
 export const DEFAULT_KILL_GRACE_MS = 10_000;
 export const DEFAULT_LOG_FINALIZATION_TIMEOUT_MS = 1_000;
 
+let cachedTmpDir: string | undefined;
+/**
+ * `os.tmpdir()` once per process: each call reads TMPDIR, TMP and TEMP through Node's secure
+ * getenv (4 id syscalls and a capget each, strace: 15 syscalls per execution), and the agent
+ * never changes its own environment.
+ */
+function defaultTmpDir(): string {
+  cachedTmpDir ??= os.tmpdir();
+  return cachedTmpDir;
+}
+
 export async function runExecution(request: ExecutionRequest, deps: ExecutionDeps): Promise<ExecutionOutcome> {
   const log = childWith(deps.log, { executionId: request.executionId, actionRef: request.actionRef });
   const failure = (e: PrepareFailure | RuntimeFailure): ExecutionOutcome => {
@@ -38,7 +49,7 @@ export async function runExecution(request: ExecutionRequest, deps: ExecutionDep
   try {
     planned = planExecution(request, {
       registry: deps.registry ?? createBuiltinRuntimeRegistry(),
-      tmpDir: deps.tmpDir ?? os.tmpdir(),
+      tmpDir: deps.tmpDir ?? defaultTmpDir(),
       log,
     });
   } catch (e) {
