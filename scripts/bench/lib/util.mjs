@@ -124,7 +124,7 @@ export function procCpu(pid) {
     const line = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = line.slice(line.lastIndexOf(')') + 2).split(' ').map(Number);
     // fields 14-17 of proc(5): utime stime cutime cstime (index 11.. after the comm field)
-    return { selfMs: (f[11] + f[12]) * TICK_MS, childrenMs: (f[13] + f[14]) * TICK_MS };
+    return { selfMs: (f[11] + f[12]) * TICK_MS, userMs: f[11] * TICK_MS, systemMs: f[12] * TICK_MS, childrenMs: (f[13] + f[14]) * TICK_MS };
   } catch {
     return null;
   }

@@ -44,6 +44,9 @@ async function agentRun(ctx, concurrency, messages) {
     // Where the CPU went (2 cores): the agent process itself, the actions it reaped, the machine.
     const cpu = {
       agentMsPerExecution: round((cpu1.selfMs - cpu0.selfMs) / messages, 3),
+      // The same split in user and kernel time (syscalls: sockets, files, fork).
+      agentUserMsPerExecution: round((cpu1.userMs - cpu0.userMs) / messages, 3),
+      agentSystemMsPerExecution: round((cpu1.systemMs - cpu0.systemMs) / messages, 3),
       actionsMsPerExecution: round((cpu1.childrenMs - cpu0.childrenMs) / messages, 3),
       // The shared server also serves other databases: the bench database's backends alone.
       postgresMsPerExecution: round((own1 - own0) / messages, 3),
