@@ -137,8 +137,17 @@ export class CompletionJournal {
   }
 
   private put(entry: JournalEntry): void {
-    this.append({ op: 'put', ...entry });
+    // In the map before the append: a compaction the append sets off rewrites the file from the
+    // map, and must keep this entry as it is now (before, the entry that triggered it was lost).
+    const before = this.open.get(entry.executionId);
     this.open.set(entry.executionId, entry);
+    try {
+      this.append({ op: 'put', ...entry });
+    } catch (e) {
+      if (before) this.open.set(entry.executionId, before);
+      else this.open.delete(entry.executionId);
+      throw e;
+    }
   }
 
   /**
@@ -155,7 +164,24 @@ export class CompletionJournal {
     } finally {
       closeSync(fd);
     }
-    if (this.bytes > this.compactBytes) this.compact();
+    if (this.bytes > this.compactBytes) this.compactOrKeep();
+  }
+
+  /**
+   * The record is written: a compaction that fails (disk full, say) must not report it as lost
+   * (the caller would run on as if unjournaled while the file holds it). The file stays as it
+   * is and the next record tries again.
+   */
+  private compactOrKeep(): void {
+    try {
+      this.compact();
+    } catch {
+      try {
+        rmSync(`${this.file}.compact`, { force: true });
+      } catch {
+        /* a leftover .compact is dropped at the next start */
+      }
+    }
   }
 
   /** Replace the file by one holding only the open entries (write, then rename over it). */

@@ -90,6 +90,20 @@ describe('completion journal storage', () => {
     j.close();
   });
 
+  it('keeps the entry whose record set off a compaction (it was dropped from the file)', async () => {
+    const j = await CompletionJournal.open(dir, { compactBytes: 2048 });
+    await j.begin(1, 'completed', { exit_code: 0 });
+    for (let id = 2; id <= 60; id++) {
+      await j.begin(id, 'completed', { exit_code: 0, stdout: 'y'.repeat(40) });
+      await j.end(id);
+    }
+    await j.begin(61, 'completed', { exit_code: 0 });
+    expect(ids()).toEqual([1, 61]);
+    const name = readdirSync(dir)[0] as string;
+    expect(statSync(join(dir, name)).size).toBeLessThanOrEqual(2048 + 400);
+    j.close();
+  });
+
   it('rejects writes after close() (the caller warns and runs on) instead of writing to a reused descriptor', async () => {
     const j = await CompletionJournal.open(dir);
     j.close();
