@@ -3,7 +3,7 @@
  * file per execution; what a killed process left is taken over at the next open; torn records
  * and compaction. The replay against PostgreSQL is test/integration/db/completion-journal.test.ts.
  */
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -90,9 +90,33 @@ describe('completion journal storage', () => {
     j.close();
   });
 
-  it('keeps the entry whose record set off a compaction (it was dropped from the file)', async () => {
-    const j = await CompletionJournal.open(dir, { compactBytes: 2048 });
+  it('holds a descriptor on its file only while entries are owed (an idle agent pins no volume)', async () => {
+    const j = await CompletionJournal.open(dir);
+    const held = (): number => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir);
+      } catch {
+        return false;
+      }
+    }).length;
+    expect(held()).toBe(0);
     await j.begin(1, 'completed', { exit_code: 0 });
+    await j.begin(2, 'completed', { exit_code: 0 });
+    expect(held()).toBe(1);
+    await j.recordMessage(1, 'status', message('s1'));
+    await j.end(1);
+    expect(held()).toBe(1);
+    await j.end(2);
+    expect(held()).toBe(0);
+    await j.begin(3, 'failed', null);
+    j.close();
+    expect(held()).toBe(0);
+    expect(ids()).toEqual([3]);
+  });
+
+  it('writes the records after a compaction into the new file, not the replaced one', async () => {
+    const j = await CompletionJournal.open(dir, { compactBytes: 2048 });
+    await j.begin(1, 'completed', { exit_code: 0 }); // owed throughout: the descriptor stays held
     for (let id = 2; id <= 60; id++) {
       await j.begin(id, 'completed', { exit_code: 0, stdout: 'y'.repeat(40) });
       await j.end(id);
