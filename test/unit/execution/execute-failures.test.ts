@@ -63,6 +63,26 @@ describe('entrypoint containment (hardening over upstream)', () => {
     expect(outcome.result.stdout).toBe('inside\n');
   });
 
+  it.skipIf(!HAS_BASH)('runs an action of a pack reached through a symlinked directory (packs mount behind a link)', async () => {
+    const packDir = makePack({ 'act.sh': 'echo via-link' });
+    const linked = path.join(tempDir(), 'packs-link');
+    fs.symlinkSync(packDir, linked);
+    const outcome = await run(makeRequest({ packDir: linked, entrypoint: 'act.sh' }));
+    expect(outcome.result.stdout).toBe('via-link\n');
+  });
+
+  it('refuses a symlink out of a pack reached through a symlinked directory', async () => {
+    const outside = path.join(tempDir(), 'secret.py');
+    fs.writeFileSync(outside, 'print("escaped")');
+    const packDir = makePack({});
+    fs.symlinkSync(outside, path.join(packDir, 'actions', 'link.py'));
+    const linked = path.join(tempDir(), 'packs-link');
+    fs.symlinkSync(packDir, linked);
+    const outcome = await run(makeRequest({ packDir: linked, entrypoint: 'link.py', runtimeName: 'python' }));
+    expect(outcome.status).toBe('failed');
+    expect(outcome.result.error).toContain(`${RT}Invalid action: entrypoint 'link.py' resolves outside the pack actions directory`);
+  });
+
   it('refuses a directory entrypoint', async () => {
     const packDir = makePack({ 'sub/x.sh': 'echo' });
     const outcome = await run(makeRequest({ packDir, entrypoint: 'sub' }));
