@@ -130,11 +130,9 @@ export class CompletionJournal {
   /** The completion was sent (or is no longer owed): forget the entry. */
   async end(executionId: number): Promise<void> {
     if (!this.open.delete(executionId)) return;
-    try {
-      this.append({ op: 'end', executionId });
-    } finally {
-      if (this.open.size === 0) this.releaseFd();
-    }
+    this.append({ op: 'end', executionId });
+    // The last owed entry ended: an idle agent holds nothing (a failed append already let go).
+    if (this.open.size === 0) this.releaseFd();
   }
 
   /** Entries not ended, oldest first: at start-up, what earlier processes left (copied into this process's file at open). */
@@ -158,7 +156,6 @@ export class CompletionJournal {
     } catch (e) {
       if (before) this.open.set(entry.executionId, before);
       else this.open.delete(entry.executionId);
-      if (this.open.size === 0) this.releaseFd();
       throw e;
     }
   }
