@@ -2,7 +2,7 @@
  * Helpers for log stream tests: a small pack whose actions print what the assertions need,
  * and the joined artifact / artifact_version / log_stream rows of one execution.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ControlPlane } from './agent';
@@ -123,4 +123,18 @@ export function byStream(rows: LogRow[]): { stdout: LogRow; stderr: LogRow } {
   const stderr = rows.find((r) => r.ref.endsWith('.stderr.log'));
   if (!stdout || !stderr) throw new Error(`expected stdout and stderr log rows, got ${JSON.stringify(rows.map((r) => r.ref))}`);
   return { stdout, stderr };
+}
+
+/**
+ * A log stream file's content so far, for polls while the action runs: the rows commit before
+ * the agent creates their files (as upstream, spec 06 §2.1 step 3), so a file that is not there
+ * yet is "not yet" (undefined), not a failure.
+ */
+export function logFileSoFar(artifactsDir: string, filePath: string): string | undefined {
+  try {
+    return readFileSync(join(artifactsDir, filePath), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }

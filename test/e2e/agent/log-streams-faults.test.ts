@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unusedPort } from '../../support/amqp';
 import { createAgentTestEnv, pollUntil, TEST_JWT_SECRET, waitForRowStatus, type AgentProcess, type AgentTestEnv } from '../../support/agent';
 import { startFakeApi, type FakeApi } from '../../support/fake-api';
-import { byStream, LOGS_PACK, logRows, writeLogsPack } from '../../support/log-streams';
+import { byStream, LOGS_PACK, logFileSoFar, logRows, writeLogsPack } from '../../support/log-streams';
 
 let e: AgentTestEnv;
 const apis: FakeApi[] = [];
@@ -91,7 +91,7 @@ describe('runs that never start a process, and a crashed agent', () => {
       const rs = await logRows(e.cp, ex.id);
       if (rs.length !== 2) return undefined;
       const s = byStream(rs).stdout;
-      return /^pid \d+\n$/.test(readFileSync(join(e.artifactsDir, s.file_path), 'utf8')) ? s : undefined;
+      return /^pid \d+\n$/.test(logFileSoFar(e.artifactsDir, s.file_path) ?? '') ? s : undefined;
     }, 15_000, 'the orphan action printing its pid');
     const pid = Number(/pid (\d+)/.exec(readFileSync(join(e.artifactsDir, stdout.file_path), 'utf8'))?.[1]);
     first.agent.kill();

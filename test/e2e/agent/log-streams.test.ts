@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentTestEnv, pollUntil, TEST_JWT_SECRET, waitForRowStatus, type AgentProcess, type AgentTestEnv } from '../../support/agent';
 import { startFakeApi, type FakeApi } from '../../support/fake-api';
-import { byStream, LOGS_PACK, logRows, writeLogsPack } from '../../support/log-streams';
+import { byStream, LOGS_PACK, logFileSoFar, logRows, writeLogsPack } from '../../support/log-streams';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
@@ -161,7 +161,7 @@ describe('every terminal path seals what the action printed', () => {
     await waitForRowStatus(e.cp, ex.id, ['running']);
     const rows = await pollUntil(async () => {
       const rs = await logRows(e.cp, ex.id);
-      return rs.length === 2 && fileOf(byStream(rs).stdout.file_path) === 'before sleep\n' ? rs : undefined;
+      return rs.length === 2 && logFileSoFar(e.artifactsDir, byStream(rs).stdout.file_path) === 'before sleep\n' ? rs : undefined;
     }, 15_000, 'the first line in the stdout file');
     await e.cp.cancel(ex.id, workerId);
     const row = await waitForRowStatus(e.cp, ex.id);
@@ -178,7 +178,7 @@ describe('live view (spec 06 §9 item 4)', () => {
       const rs = await logRows(e.cp, ex.id);
       if (rs.length !== 2) return undefined;
       const s = byStream(rs).stdout;
-      return fileOf(s.file_path) === 'line one\n' ? s : undefined;
+      return logFileSoFar(e.artifactsDir, s.file_path) === 'line one\n' ? s : undefined;
     }, 15_000, 'the first line while the action sleeps');
     expect(during).toMatchObject({ body_state: 'pending', sealed: false, size_bytes: null });
     expect((await e.cp.getExecution(ex.id))?.status).toBe('running');
