@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BoundedCollector, exitErrorText, parseOutput, rustLines, truncationNotice } from '../../../src/execution/output';
+import { BoundedCollector, exitErrorText, parseOutput, rustLines, rustTrim, truncationNotice } from '../../../src/execution/output';
 
 const NOTICE = '\n\n[OUTPUT TRUNCATED: stdout exceeded size limit]\n';
 
@@ -78,5 +78,31 @@ describe('error text of a non-zero exit (spec 03 §4.3)', () => {
     expect(rustLines('a\r\nb\n')).toEqual(['a', 'b']);
     expect(rustLines('a\n\nb')).toEqual(['a', '', 'b']);
     expect(rustLines('')).toEqual([]);
+  });
+});
+
+describe('rustTrim (Rust str::trim)', () => {
+  // The character class of Unicode White_Space, as a regex: the oracle the scan must match.
+  const WS = '\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000';
+  const oracle = (s: string): string => s.replace(new RegExp(`^[${WS}]+`), '').replace(new RegExp(`[${WS}]+$`), '');
+
+  it('removes Unicode White_Space at both ends and keeps U+FEFF, U+180E and inner spaces', () => {
+    expect(rustTrim(' \t\n\u00a0a b\u3000\r\n')).toBe('a b');
+    expect(rustTrim('\ufeffx\ufeff')).toBe('\ufeffx\ufeff');
+    expect(rustTrim('\u180ex')).toBe('\u180ex');
+    expect(rustTrim('\u2028\u2029\u202f\u205f\u1680\u0085')).toBe('');
+    expect(rustTrim('')).toBe('');
+  });
+
+  it('agrees with the White_Space regex on random strings', () => {
+    const alphabet = [' ', '\t', '\n', '\v', '\f', '\r', '\u0085', '\u00a0', '\u1680', '\u2000', '\u2005', '\u200a', '\u200b', '\u2028', '\u2029', '\u202f', '\u205f', '\u3000', '\ufeff', '\u0008', '\u001f', '!', 'a', 'é'];
+    let seed = 7;
+    const next = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648);
+    for (let i = 0; i < 2000; i++) {
+      let s = '';
+      const len = next() % 12;
+      for (let j = 0; j < len; j++) s += alphabet[next() % alphabet.length];
+      expect(rustTrim(s)).toBe(oracle(s));
+    }
   });
 });
