@@ -67,6 +67,12 @@ function writeCanonical(value: unknown, out: (s: string) => void): void {
   out('}');
 }
 
+/**
+ * A character JSON.stringify writes differently from itself: `"`, `\\`, C0 controls, and
+ * surrogates (a lone one is escaped; pieces with pairs simply take the slow path).
+ */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
 /** JSON.stringify(s), emitted in pieces for long strings. */
 function writeString(s: string, out: (s: string) => void): void {
   if (s.length <= STRING_PIECE) {
@@ -79,7 +85,10 @@ function writeString(s: string, out: (s: string) => void): void {
     // Keep a high surrogate with its low half: alone it would be escaped as \udXXX.
     const last = s.charCodeAt(end - 1);
     if (end < s.length && last >= 0xd800 && last <= 0xdbff) end--;
-    out(JSON.stringify(s.slice(i, end)).slice(1, -1));
+    const piece = s.slice(i, end);
+    // Most of a captured stdout needs no escaping: its JSON text is the piece itself (a third
+    // less time on a 10 MiB result than escaping a copy of every piece).
+    out(NEEDS_ESCAPE.test(piece) ? JSON.stringify(piece).slice(1, -1) : piece);
     i = end;
   }
   out('"');

@@ -148,4 +148,17 @@ describe('canonical result hash', () => {
     expect(resultHash(value)).toBe(createHash('sha256').update(oneString).digest('hex'));
     expect(JSON.parse(canonicalJson(value))).toEqual(JSON.parse(JSON.stringify(value)));
   });
+
+  it('hashes pieces that need no escaping as they are, and pieces with a lone surrogate or a control escaped', async () => {
+    const { canonicalJson, resultHash } = await import('../../../src/worker/completion-journal');
+    const { createHash } = await import('node:crypto');
+    const piece = 64 * 1024;
+    // Piece 1 plain ASCII, 2 non-ASCII without escapes, 3 a lone high surrogate, 4 a lone low
+    // one, 5 a tab, 6 a backslash; each a whole piece so every path is taken.
+    const long = ['a'.repeat(piece), 'é中'.repeat(piece / 2), `${'b'.repeat(piece - 2)}\ud800x`, `\udc00${'c'.repeat(piece - 1)}`, `\t${'d'.repeat(piece - 1)}`, `\\${'e'.repeat(10)}`].join('');
+    const expected = `{"s":${JSON.stringify(long)}}`;
+    expect(expected).toContain('\\ud800');
+    expect(canonicalJson({ s: long })).toBe(expected);
+    expect(resultHash({ s: long })).toBe(createHash('sha256').update(expected).digest('hex'));
+  });
 });
