@@ -8,6 +8,7 @@ import { describeValue, isPlainObject, isRfc3339, type ParseResult } from './jso
 import { isMessageType, MESSAGE_TYPES, type MessageType } from './routing';
 // The DB enum literals are the wire strings too (spec 02 §5.1, spec 04 §2); one definition.
 import type { ExecutionStatusValue } from '../domain/execution-status';
+import { knownJsonText } from '../util/json-text';
 
 export * from './routing';
 export * from './payloads';
@@ -215,7 +216,29 @@ export function executionCompletedPayload(input: {
   };
 }
 
-/** The JSON body as bytes (what the publisher sends). */
+/** Stands in for a result whose JSON text is already known; no real field can hold it. */
+const RESULT_MARK = `\u0000attune-agent-result-${randomUUID()}\u0000`;
+const RESULT_MARK_JSON = JSON.stringify(RESULT_MARK);
+
+/**
+ * The JSON body as bytes (what the publisher sends). A payload `result` whose text the
+ * terminal UPDATE already made (util/json-text.ts) is spliced in instead of being serialised
+ * again: the same bytes as `JSON.stringify(envelope)`, written straight into one buffer.
+ */
 export function encodeEnvelope(envelope: Envelope<unknown>): Buffer {
-  return Buffer.from(JSON.stringify(envelope), 'utf8');
+  const payload = envelope.payload as { result?: unknown } | null;
+  const resultText = payload !== null && typeof payload === 'object' ? knownJsonText(payload.result) : undefined;
+  if (resultText === undefined) return Buffer.from(JSON.stringify(envelope), 'utf8');
+  const outer = JSON.stringify({ ...envelope, payload: { ...payload, result: RESULT_MARK } });
+  const at = outer.indexOf(RESULT_MARK_JSON);
+  if (at < 0) return Buffer.from(JSON.stringify(envelope), 'utf8');
+  const head = outer.slice(0, at);
+  const tail = outer.slice(at + RESULT_MARK_JSON.length);
+  const headBytes = Buffer.byteLength(head, 'utf8');
+  const textBytes = Buffer.byteLength(resultText, 'utf8');
+  const body = Buffer.allocUnsafe(headBytes + textBytes + Buffer.byteLength(tail, 'utf8'));
+  body.write(head, 0, 'utf8');
+  body.write(resultText, headBytes, 'utf8');
+  body.write(tail, headBytes + textBytes, 'utf8');
+  return body;
 }

@@ -1,5 +1,6 @@
 import { prepared } from '../prepared';
-import { jsonParam, withJsonSources, type JsonValue, type Queryable } from '../rows';
+import { withJsonSources, type JsonValue, type Queryable } from '../rows';
+import { sharedJsonText } from '../../util/json-text';
 import { EXECUTION_COLUMNS_WITHOUT_RESULT, mapExecutionRow, type ExecutionRow } from '../models/execution';
 
 /** The statuses the worker writes at the end of an execution (spec 04 §4.2 step 16). */
@@ -32,8 +33,16 @@ export interface CompleteExecutionInput {
   result: JsonValue;
 }
 
+/**
+ * The result as the `$3::jsonb` text (SQL NULL for none); a large text is kept for the
+ * ExecutionCompleted body of the same result (util/json-text.ts).
+ */
+export function resultParam(result: JsonValue | undefined): string | null {
+  return result === null || result === undefined ? null : sharedJsonText(result);
+}
+
 /** Returns null when the row does not exist or was already terminal (nothing written). The returned row's `result` is null (see EXECUTION_COLUMNS_WITHOUT_RESULT). */
 export async function completeExecution(db: Queryable, input: CompleteExecutionInput): Promise<ExecutionRow | null> {
-  const res = await db.query(COMPLETE_EXECUTION_SQL, withJsonSources([input.id, input.status, jsonParam(input.result)], { 2: input.result }));
+  const res = await db.query(COMPLETE_EXECUTION_SQL, withJsonSources([input.id, input.status, resultParam(input.result)], { 2: input.result }));
   return res.rows[0] ? mapExecutionRow(res.rows[0]) : null;
 }

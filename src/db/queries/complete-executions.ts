@@ -1,7 +1,7 @@
 import { prepared } from '../prepared';
 import { withJsonSources, type JsonValue, type Queryable } from '../rows';
 import { EXECUTION_COLUMNS_WITHOUT_RESULT, mapExecutionRow, type ExecutionRow } from '../models/execution';
-import type { CompleteExecutionInput } from './complete-execution';
+import { resultParam, type CompleteExecutionInput } from './complete-execution';
 
 /**
  * The terminal UPDATE of `complete-execution.ts` for several executions in ONE statement
@@ -31,7 +31,7 @@ RETURNING ${EXECUTION_COLUMNS_WITHOUT_RESULT.split(', ')
 /** Rows written, by id; an id missing from the map was not open (nothing written for it). */
 export async function completeExecutions(db: Queryable, inputs: readonly CompleteExecutionInput[]): Promise<Map<number, ExecutionRow>> {
   const results = inputs.map((i) => i.result as JsonValue);
-  const res = await db.query(COMPLETE_EXECUTIONS_SQL, withJsonSources([inputs.map((i) => i.id), inputs.map((i) => i.status), JSON.stringify(results)], { 2: results }));
+  const res = await db.query(COMPLETE_EXECUTIONS_SQL, withJsonSources([inputs.map((i) => i.id), inputs.map((i) => i.status), `[${results.map((r) => resultParam(r) ?? 'null').join(',')}]`], { 2: results }));
   const out = new Map<number, ExecutionRow>();
   for (const r of res.rows) {
     const row = mapExecutionRow(r);
