@@ -34,7 +34,7 @@
  *
  * Size: ATTUNE_CHAOS_EXECUTIONS (default 400; the full run is 5000).
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -57,6 +57,7 @@ import {
   type CreatedExecution,
   type InstalledPack,
 } from '../support/chaos';
+import { CHAOS_SEED, completionLogNotes, countFailedReasons, countStatuses, rand, random, readRunCounts, shuffle, workScript, type FaultKind, type FaultRecord } from './chaos-soak-support';
 
 const EXECUTIONS = Number(process.env.ATTUNE_CHAOS_EXECUTIONS ?? 400);
 const CONCURRENCY = 8;
@@ -65,52 +66,6 @@ const STALL_MS = 15_000;
 const [FAULT_MIN_MS, FAULT_MAX_MS] = (process.env.ATTUNE_CHAOS_FAULT_INTERVAL_MS ?? '2000-6000').split('-').map(Number) as [number, number];
 /** Whole-run budget: generous per execution plus fault recovery. */
 const RUN_BUDGET_MS = Number(process.env.ATTUNE_CHAOS_BUDGET_MS ?? 240_000 + EXECUTIONS * 150);
-
-type FaultKind = 'mq' | 'pg' | 'agent';
-
-interface FaultRecord {
-  kind: FaultKind;
-  atMs: number;
-  tookMs: number;
-  note?: string;
-}
-
-/**
- * The fault schedule (order, kinds, gaps, PostgreSQL downtime) comes from one seeded PRNG,
- * printed at the start: ATTUNE_CHAOS_SEED (or the run's ATTUNE_FUZZ_SEED) replays it. Timing
- * against the real broker and server still varies, so a replay reproduces the schedule, not
- * every interleaving.
- */
-const CHAOS_SEED = chaosSeed(process.env.ATTUNE_CHAOS_SEED ?? process.env.ATTUNE_FUZZ_SEED);
-const random = mulberry32(CHAOS_SEED);
-const rand = (min: number, max: number): number => min + random() * (max - min);
-
-function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [items[i], items[j]] = [items[j] as T, items[i] as T];
-  }
-  return items;
-}
-
-function chaosSeed(raw: string | undefined): number {
-  if (raw === undefined || raw.trim() === '') return (Math.random() * 0x100000000) >>> 0;
-  const n = Number(raw.trim());
-  if (!Number.isInteger(n)) throw new Error(`ATTUNE_CHAOS_SEED must be an integer, got ${JSON.stringify(raw)}`);
-  return n >>> 0;
-}
-
-/** Small, well-known 32-bit PRNG (deterministic for a seed). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let server: PrivatePostgres;
 let h: AgentHarness;
@@ -126,15 +81,7 @@ beforeAll(async () => {
   appendFileSync(runsFile, '');
   // One run = one line "<execution id>" appended (O_APPEND: atomic for short lines), then a
   // random sleep of 0–300 ms read from the dotenv parameters, then a JSON result.
-  const script = [
-    '#!/bin/bash',
-    'ms=0',
-    'while IFS= read -r line; do case "$line" in ms=*) eval "ms=${line#ms=}" ;; esac; done',
-    `echo "$ATTUNE_EXEC_ID" >> '${runsFile}'`,
-    'sleep "$(printf \'0.%03d\' "$ms")"',
-    'echo "{\\"exec\\": $ATTUNE_EXEC_ID, \\"slept_ms\\": $ms}"',
-    '',
-  ].join('\n');
+  const script = workScript(runsFile);
   pack = await installPack(h.db.pool, h.ws.packsDir, {
     ref: packRef,
     files: { 'actions/work.sh': script },
@@ -301,11 +248,7 @@ describe(`chaos soak: ${EXECUTIONS} executions at concurrency ${CONCURRENCY} wit
     await sleep(2000); // the last completions to reach the recorder
 
     // ---- invariants
-    const statusCounts: Record<string, number> = {};
-    for (const id of ids) {
-      const s = rows.get(id) ?? 'missing';
-      statusCounts[s] = (statusCounts[s] ?? 0) + 1;
-    }
+    const statusCounts = countStatuses(ids, rows);
     const lost = ids.filter((id) => !TERMINAL.has(rows.get(id) ?? ''));
     const terminalEntries = await queryRetry<{ id: string; n: string }>(
       h.db.pool,
@@ -332,11 +275,7 @@ describe(`chaos soak: ${EXECUTIONS} executions at concurrency ${CONCURRENCY} wit
     const completions = h.recorder.completionCounts();
     const duplicated = ids.filter((id) => (completions.get(id) ?? 0) > 1);
     const missingCompletion = ids.filter((id) => TERMINAL.has(rows.get(id) ?? '') && (completions.get(id) ?? 0) === 0);
-    const runs = new Map<number, number>();
-    for (const line of existsSync(runsFile) ? readFileSync(runsFile, 'utf8').split('\n') : []) {
-      if (line.trim() === '') continue;
-      runs.set(Number(line), (runs.get(Number(line)) ?? 0) + 1);
-    }
+    const runs = readRunCounts(runsFile);
     const duplicateRuns = ids.filter((id) => (runs.get(id) ?? 0) > 1);
     const completedWithoutRun = ids.filter((id) => rows.get(id) === 'completed' && (runs.get(id) ?? 0) === 0);
     const stuck = await queryRetry<{ n: string }>(h.db.pool, "SELECT count(*) AS n FROM execution WHERE id = ANY($1::bigint[]) AND status IN ('running','scheduled','requested','scheduling','canceling')", [ids]);
@@ -362,29 +301,14 @@ describe(`chaos soak: ${EXECUTIONS} executions at concurrency ${CONCURRENCY} wit
       "SELECT id, status, result->>'error' AS error FROM execution WHERE id = ANY($1::bigint[]) AND status NOT IN ('completed', 'abandoned')",
       [ids],
     );
-    const failedReasons: Record<string, number> = {};
-    for (const r of notCompleted.rows) {
-      const reason = `${r.status}: ${String(r.error).slice(0, 120)}`;
-      failedReasons[reason] = (failedReasons[reason] ?? 0) + 1;
-    }
+    const failedReasons = countFailedReasons(notCompleted.rows);
     const missingByStatus: Record<string, number> = {};
     for (const id of missingCompletion) missingByStatus[rows.get(id) as string] = (missingByStatus[rows.get(id) as string] ?? 0) + 1;
 
     // A completion whose publish was cut by a broker fault (sent, not confirmed) is never re-sent
     // (a duplicate double-releases the action's slot): that is the broker fault, not the agent's
     // SIGKILL. Every other terminal row must have had its ExecutionCompleted (issue 17).
-    const maybeDeliveredIds = new Set<number>();
-    const journalResent = new Set<number>();
-    for (const line of log.split('\n')) {
-      if (line.includes('may not have reached the broker') || line.includes('journaled ExecutionCompleted not confirmed')) {
-        const m = /"executionId":(\d+)/.exec(line);
-        if (m) maybeDeliveredIds.add(Number(m[1]));
-      }
-      if (line.includes('ExecutionCompleted sent after restart') || line.includes('ExecutionCompleted published again after restart')) {
-        const m = /"executionId":(\d+)/.exec(line);
-        if (m) journalResent.add(Number(m[1]));
-      }
-    }
+    const { maybeDeliveredIds, journalResent } = completionLogNotes(log);
     const lostCompletions = missingCompletion.filter((id) => !maybeDeliveredIds.has(id));
 
     const faultsByKind = { mq: 0, pg: 0, agent: 0 } as Record<FaultKind, number>;

@@ -42,6 +42,8 @@ const SOURCE_INPUTS = [
   'scripts/lib/pg-node-stream.cjs',
   'scripts/lib/prom-client-unused.cjs',
   'scripts/build-sea.mjs',
+  'scripts/lib/sea-common.mjs',
+  'scripts/lib/sea-sources.mjs',
   'sea-config.json',
   'package.json',
 ];
