@@ -46,7 +46,10 @@ export function progress(msg) {
   process.stderr.write(`[bench] ${msg}\n`);
 }
 
-/** VmRSS / VmHWM of a live process in KiB (null once it is gone). */
+/**
+ * VmRSS / VmHWM of a live process in KiB, with VmRSS split into anonymous and file-backed pages
+ * (RssAnon / RssFile: a single executable's own text and blob are file-backed; null once gone).
+ */
 export function procMemory(pid) {
   try {
     const text = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -54,7 +57,7 @@ export function procMemory(pid) {
       const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text);
       return m ? Number(m[1]) : null;
     };
-    return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
+    return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM'), anonKiB: field('RssAnon'), fileKiB: field('RssFile') };
   } catch {
     return null;
   }

@@ -8,9 +8,9 @@ import { kibToMiB, now, progress, round } from '../lib/util.mjs';
 export const SOAK_CONCURRENCY = 8;
 
 /** Lowest RSS among the samples of the first tenth after the warm-up and of the last tenth. */
-export function floorGrowth(samples, warmup, total) {
+export function floorGrowth(samples, warmup, total, key = 'rssKiB') {
   const span = Math.max(1, Math.round((total - warmup) / 10));
-  const min = (xs) => (xs.length > 0 ? Math.min(...xs.map((s) => s.rssKiB)) : null);
+  const min = (xs) => (xs.length > 0 ? Math.min(...xs.map((s) => s[key])) : null);
   return {
     first: min(samples.filter((s) => s.done >= warmup && s.done < warmup + span)),
     last: min(samples.filter((s) => s.done >= total - span)),
@@ -33,7 +33,7 @@ export async function benchSoak(ctx) {
     const sample = () => {
       const m = agent.memory();
       if (!m) return;
-      samples.push({ done, rssKiB: m.rssKiB });
+      samples.push({ done, rssKiB: m.rssKiB, anonKiB: m.anonKiB, fileKiB: m.fileKiB });
       if (marks.start === null && done >= warmup) marks.start = m.rssKiB;
       if (marks.middle === null && done >= total / 2) marks.middle = m.rssKiB;
     };
@@ -62,6 +62,9 @@ export async function benchSoak(ctx) {
     if (Object.keys(bad).length > 0) throw new Error(`soak: executions did not complete: ${JSON.stringify(bad)}; log ${agent.logPath}`);
     const peak = Math.max(...samples.map((s) => s.rssKiB));
     const floors = floorGrowth(samples, warmup, total);
+    // Which kind of page a step is made of: anonymous (heap, malloc) or file-backed (the binary).
+    const anon = floorGrowth(samples, warmup, total, 'anonKiB');
+    const file = floorGrowth(samples, warmup, total, 'fileKiB');
     return {
       executions: total,
       concurrency: SOAK_CONCURRENCY,
@@ -74,8 +77,11 @@ export async function benchSoak(ctx) {
       // raises is the floor: the lowest RSS of the first and of the last tenth of the run.
       floorMiB: { first: kibToMiB(floors.first), last: kibToMiB(floors.last) },
       floorGrowthPct: floors.first ? round(((floors.last - floors.first) / floors.first) * 100, 2) : null,
+      floorAnonMiB: { first: kibToMiB(anon.first), last: kibToMiB(anon.last) },
+      floorFileMiB: { first: kibToMiB(file.first), last: kibToMiB(file.last) },
       samples: samples.length,
-      series: samples.map((s) => [s.done, s.rssKiB]),
+      // [done, VmRSS, RssAnon, RssFile] in KiB
+      series: samples.map((s) => [s.done, s.rssKiB, s.anonKiB, s.fileKiB]),
     };
   } finally {
     clearInterval(timer);
