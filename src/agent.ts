@@ -27,6 +27,8 @@ import { executionPrefetch, workerConsumerTags, workerQueueNames, CONSUMER_PREFE
 import { buildCapabilities, resolveWorkerIdentity, runtimeTier } from './worker/capabilities';
 import { registerWorker, deregisterWorker } from './worker/registration';
 import { startHeartbeat, type Heartbeat } from './worker/heartbeat';
+import { v8HeapTrimPorts } from './util/gc';
+import { startHeapTrimmer } from './util/heap-trim';
 import { autoRegisterDetectedRuntimes } from './worker/dynamic-runtimes';
 import { detectAvailableRuntimeNames } from './worker/verification-commands';
 import { WorkerService } from './worker/service';
@@ -271,6 +273,11 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
 
     // 9. Heartbeat (spec 01 §6).
     const heartbeat: Heartbeat = startHeartbeat({ db: pool, workerId: worker.id, intervalSec: config.worker.heartbeatIntervalSec, log: wlog });
+    // Freed heap pages back to the OS under sustained load (issue 18, util/heap-trim.ts).
+    if (env.ATTUNE_AGENT_HEAP_TRIM !== '0') {
+      const trim = startHeapTrimmer({ ports: v8HeapTrimPorts(), onTrim: (r) => wlog.debug({ ...r }, 'heap trimmed: freed pages returned to the OS') });
+      releases.push({ name: 'heap trimmer', fn: async () => trim.stop() });
+    }
 
     // 10. Health endpoint (optional).
     let health: HealthServer | null = null;

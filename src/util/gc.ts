@@ -9,21 +9,52 @@
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import type { HeapTrimPorts } from './heap-trim';
 
-let collect: (() => void) | null | undefined;
+const V8_MAJOR = Number.parseInt(process.versions.v8, 10);
 
-/** Run a full collection; false when this V8 does not allow it (then nothing happens). */
-export function collectGarbage(): boolean {
+/** V8's `gc` extension (the options object as V8 ≥ 12 reads it). */
+type GcFunction = (options?: { type: 'major'; execution: 'sync'; flavor: 'regular' | 'last-resort' }) => void;
+
+let collect: GcFunction | null | undefined;
+
+function gcFunction(): GcFunction | null {
   if (collect === undefined) {
     try {
       v8.setFlagsFromString('--expose-gc');
       const fn: unknown = vm.runInNewContext('gc');
-      collect = typeof fn === 'function' ? (fn as () => void) : null;
+      collect = typeof fn === 'function' ? (fn as GcFunction) : null;
     } catch {
       collect = null;
     }
   }
-  if (!collect) return false;
-  collect();
+  return collect;
+}
+
+/** Run a full collection; false when this V8 does not allow it (then nothing happens). */
+export function collectGarbage(): boolean {
+  const gc = gcFunction();
+  if (!gc) return false;
+  gc();
   return true;
+}
+
+/**
+ * Run a memory-reducing collection (V8's "last resort": compacting full collections until
+ * nothing more is freed, then the freed pages are returned to the OS instead of being pooled;
+ * heap-trim.ts). A few times the cost of a full collection; false when this V8 does not allow it.
+ */
+export function reduceMemory(): boolean {
+  // V8 before 12 (Node 20) reads no options and runs no full collection when given an object;
+  // it keeps no page pool either, so there is nothing to trim there.
+  if (V8_MAJOR < 12) return false;
+  const gc = gcFunction();
+  if (!gc) return false;
+  gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  return true;
+}
+
+/** heap-trim.ts's ports on this process's V8. */
+export function v8HeapTrimPorts(): HeapTrimPorts {
+  return { committedBytes: () => v8.getHeapStatistics().total_heap_size, reduce: reduceMemory, now: () => performance.now() };
 }
