@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { RUNTIME_CANDIDATES, type RuntimeCandidate } from './candidates';
 import type { DetectedRuntime } from './detected-runtime';
 import { javaReleaseVersion } from './java-release';
@@ -93,36 +94,87 @@ function collect(stream: NodeJS.ReadableStream | null): { text: () => string } {
 }
 
 
+/** A candidate's first binary found (spec 01 §3.2): it decides the runtime. */
+export interface Located {
+  readonly candidate: RuntimeCandidate;
+  readonly path: string;
+}
+
+async function locate(candidate: RuntimeCandidate, opts: DetectOptions): Promise<Located | null> {
+  for (const binary of candidate.binaries) {
+    const path = await findBinary(binary, { env: opts.env, fileExists: opts.fileExists });
+    if (path !== null) return { candidate, path };
+  }
+  return null;
+}
+
+/** Version of a located binary: its `release` file (java) or its version probe, which starts now. */
+function probeLocated({ candidate, path }: Located, opts: DetectOptions): Promise<DetectedRuntime> {
+  const fromRelease = candidate.versionFromRelease === true ? javaReleaseVersion(path) : null;
+  if (fromRelease !== null) return Promise.resolve({ name: candidate.name, path, version: fromRelease });
+  return runVersionProbe(path, candidate.versionArgs, opts.env, opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS).then((output) => ({
+    name: candidate.name,
+    path,
+    version: output === null ? null : parseVersion(output, candidate.parser),
+  }));
+}
+
 /**
  * Detect one candidate (spec 01 §3.2–3.3): the first binary found decides the runtime; a failing
  * version probe never falls back to the next binary. Null when no binary is found.
  */
-export async function detectRuntime(
-  candidate: RuntimeCandidate,
-  opts: DetectOptions,
-): Promise<DetectedRuntime | null> {
-  for (const binary of candidate.binaries) {
-    const path = await findBinary(binary, { env: opts.env, fileExists: opts.fileExists });
-    if (path === null) continue;
-    const fromRelease = candidate.versionFromRelease === true ? javaReleaseVersion(path) : null;
-    if (fromRelease !== null) return { name: candidate.name, path, version: fromRelease };
-    const output = await runVersionProbe(
-      path,
-      candidate.versionArgs,
-      opts.env,
-      opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
-    );
-    return { name: candidate.name, path, version: output === null ? null : parseVersion(output, candidate.parser) };
+export async function detectRuntime(candidate: RuntimeCandidate, opts: DetectOptions): Promise<DetectedRuntime | null> {
+  const found = await locate(candidate, opts);
+  return found === null ? null : probeLocated(found, opts);
+}
+
+/**
+ * Typical cost of each runtime's version probe, slowest first (measured on the development VM:
+ * `java -version` 57 ms, `node --version` 10, `perl --version` 7, `bash --version` 6; R and
+ * Ruby start their whole runtime, a plain `python3` ~15 ms).
+ */
+const PROBE_COST_ORDER: readonly string[] = ['java', 'r', 'ruby', 'python', 'node', 'go', 'perl', 'shell'];
+
+/** True when the file starts with `#!` (exported for tests): a wrapper script (pyenv, rbenv, asdf shims) runs at least two programs. */
+export function isScript(path: string): boolean {
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(2);
+    return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x23 && head[1] === 0x21;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== null) closeSync(fd);
   }
-  return null;
+}
+
+/**
+ * The order to start the probes in, likely slowest first: each spawn blocks the event loop for
+ * the fork and the child's exec (1–5 ms), so the last probe started begins that much later, and
+ * the detection lasts as long as the slowest probe plus the spawns before it (issue 18).
+ * Wrapper scripts first, then by PROBE_COST_ORDER; the order of the results is unchanged.
+ */
+export function probeStartOrder(located: readonly Located[], script: (path: string) => boolean = isScript): Located[] {
+  const rank = (l: Located): number => {
+    const cost = PROBE_COST_ORDER.indexOf(l.candidate.name);
+    return (script(l.path) ? 0 : PROBE_COST_ORDER.length) + (cost < 0 ? PROBE_COST_ORDER.length - 1 : cost);
+  };
+  return located
+    .map((l) => ({ l, r: rank(l) }))
+    .sort((a, b) => a.r - b.r)
+    .map((x) => x.l);
 }
 
 /**
  * Probe all candidates of spec 01 §3.1 and return the runtimes found, in candidate order.
  * Candidates are probed in parallel (upstream probes one after another), so the total time is
- * about that of the slowest probe, bounded by `probeTimeoutMs`.
+ * about that of the slowest probe, bounded by `probeTimeoutMs`; all binaries are located first
+ * (a few stat calls), then the probes start likely slowest first (probeStartOrder).
  */
 export async function detectRuntimes(opts: DetectOptions): Promise<DetectedRuntime[]> {
-  const results = await Promise.all(RUNTIME_CANDIDATES.map((c) => detectRuntime(c, opts)));
-  return results.filter((r): r is DetectedRuntime => r !== null);
+  const located = (await Promise.all(RUNTIME_CANDIDATES.map((c) => locate(c, opts)))).filter((l): l is Located => l !== null);
+  const probes = new Map<Located, Promise<DetectedRuntime>>();
+  for (const l of probeStartOrder(located)) probes.set(l, probeLocated(l, opts));
+  return Promise.all(located.map((l) => probes.get(l) ?? probeLocated(l, opts)));
 }
