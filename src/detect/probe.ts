@@ -174,7 +174,7 @@ export function probeStartOrder(located: readonly Located[], script: (path: stri
  */
 export async function detectRuntimes(opts: DetectOptions): Promise<DetectedRuntime[]> {
   const located = (await Promise.all(RUNTIME_CANDIDATES.map((c) => locate(c, opts)))).filter((l): l is Located => l !== null);
-  const probes = new Map<Located, Promise<DetectedRuntime>>();
-  for (const l of probeStartOrder(located)) probes.set(l, probeLocated(l, opts));
-  return Promise.all(located.map((l) => probes.get(l) ?? probeLocated(l, opts)));
+  const started = await Promise.all(probeStartOrder(located).map((l) => probeLocated(l, opts)));
+  const position = (r: DetectedRuntime): number => RUNTIME_CANDIDATES.findIndex((c) => c.name === r.name);
+  return started.sort((a, b) => position(a) - position(b));
 }
