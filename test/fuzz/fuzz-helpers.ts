@@ -7,7 +7,7 @@
  * ATTUNE_FUZZ_SEED to replay it (and ATTUNE_FUZZ_PATH to the "path" fast-check prints with a
  * failure to jump straight to the shrunk counterexample), so a failure found once is never lost.
  */
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 export const RUNS = Number(process.env.ATTUNE_FUZZ_RUNS ?? 1000);
 
@@ -57,8 +57,12 @@ export class CaseCounter {
     return n;
   }
 
-  /** Print `[fuzz] <file>: N cases` plus one line per target when the file ends. */
+  /**
+   * Print `[fuzz] <file>: N cases` plus one line per target when the file ends, and yield one
+   * macrotask after every test (see yieldAfterEachTest).
+   */
   printAfterAll(file: string): void {
+    yieldAfterEachTest();
     beforeAll(() => {
       console.log(`[fuzz] ${file}: ${replayHint()}`);
     });
@@ -67,4 +71,17 @@ export class CaseCounter {
       console.log(`[fuzz] ${file}: ${this.total()} cases tried, ${replayHint()}\n${lines.join('\n')}`);
     });
   }
+}
+
+/**
+ * A property runs its cases synchronously, and vitest goes from one test to the next through
+ * promises only, so a file's tests can hold the worker's event loop for minutes at full size.
+ * vitest's worker RPC (onTaskUpdate, sent as tests finish) times out after 60 s, and its reply is
+ * only read when the loop polls: a file whose properties together block longer than that failed
+ * the whole run with `[vitest-worker]: Timeout calling "onTaskUpdate"` although every test
+ * passed. One setImmediate after each test lets the loop poll, so the bound becomes the longest
+ * single test rather than the sum of a file's.
+ */
+export function yieldAfterEachTest(): void {
+  afterEach(() => new Promise<void>((resolve) => setImmediate(resolve)));
 }
