@@ -150,15 +150,14 @@ export function isScript(path: string): boolean {
 }
 
 /**
- * The order to start the probes in, likely slowest first: each spawn blocks the event loop for
- * the fork and the child's exec (1–5 ms), so the last probe started begins that much later, and
- * the detection lasts as long as the slowest probe plus the spawns before it (issue 18).
- * Wrapper scripts first, then by PROBE_COST_ORDER; the order of the results is unchanged.
+ * The order to start the probes of compiled binaries in, likely slowest first (PROBE_COST_ORDER):
+ * each spawn blocks the event loop for the fork and the child's exec (1–5 ms), so the last probe
+ * started begins that much later (issue 18). The order of the results is unchanged.
  */
-export function probeStartOrder(located: readonly Located[], script: (path: string) => boolean = isScript): Located[] {
+export function probeStartOrder(located: readonly Located[]): Located[] {
   const rank = (l: Located): number => {
     const cost = PROBE_COST_ORDER.indexOf(l.candidate.name);
-    return (script(l.path) ? 0 : PROBE_COST_ORDER.length) + (cost < 0 ? PROBE_COST_ORDER.length - 1 : cost);
+    return cost < 0 ? PROBE_COST_ORDER.length : cost;
   };
   return located
     .map((l) => ({ l, r: rank(l) }))
@@ -169,12 +168,23 @@ export function probeStartOrder(located: readonly Located[], script: (path: stri
 /**
  * Probe all candidates of spec 01 §3.1 and return the runtimes found, in candidate order.
  * Candidates are probed in parallel (upstream probes one after another), so the total time is
- * about that of the slowest probe, bounded by `probeTimeoutMs`; all binaries are located first
- * (a few stat calls), then the probes start likely slowest first (probeStartOrder).
+ * about that of the slowest probe, bounded by `probeTimeoutMs`. A wrapper script (pyenv, rbenv,
+ * asdf shims: `#!`, at least two programs, usually the slowest probe by far) is started as soon
+ * as it is found, before the remaining candidates are looked up (a PATH search of all of them
+ * took ~3 ms of the slowest probe's head start); the other probes start once every binary is
+ * located, in probeStartOrder.
  */
 export async function detectRuntimes(opts: DetectOptions): Promise<DetectedRuntime[]> {
-  const located = (await Promise.all(RUNTIME_CANDIDATES.map((c) => locate(c, opts)))).filter((l): l is Located => l !== null);
-  const started = await Promise.all(probeStartOrder(located).map((l) => probeLocated(l, opts)));
+  const probes: Promise<DetectedRuntime>[] = [];
+  const binaries: Located[] = [];
+  for (const candidate of RUNTIME_CANDIDATES) {
+    const found = await locate(candidate, opts);
+    if (found === null) continue;
+    if (isScript(found.path)) probes.push(probeLocated(found, opts));
+    else binaries.push(found);
+  }
+  for (const l of probeStartOrder(binaries)) probes.push(probeLocated(l, opts));
+  const started = await Promise.all(probes);
   const position = (r: DetectedRuntime): number => RUNTIME_CANDIDATES.findIndex((c) => c.name === r.name);
   return started.sort((a, b) => position(a) - position(b));
 }

@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { captureChildBaseEnv } from '../../../src/execution/child-env';
-import { detectRuntimes, isScript, probeStartOrder, runVersionProbe, type Located } from '../../../src/detect/probe';
-import { RUNTIME_CANDIDATES } from '../../../src/detect/candidates';
+import { detectRuntimes, runVersionProbe } from '../../../src/detect/probe';
 import { findBinary } from '../../../src/detect/lookup';
 import { createFakeBinDir, noFastPath, type FakeBinDir } from './fake-bin';
 
@@ -209,39 +208,5 @@ describe('detectRuntimes on this machine', () => {
     expect(found.map((r) => r.name)).toEqual(
       ['shell', 'python', 'node', 'ruby', 'go', 'java', 'r', 'perl'].filter((n) => byName.has(n)),
     );
-  });
-});
-
-describe('probe start order (likely slowest first)', () => {
-  const at = (name: string, path = `/usr/bin/${name}`): Located => {
-    const candidate = RUNTIME_CANDIDATES.find((c) => c.name === name);
-    if (!candidate) throw new Error(name);
-    return { candidate, path };
-  };
-
-  it('starts wrapper scripts first, then the runtimes whose probes are typically slow', () => {
-    const located = ['shell', 'python', 'node', 'java', 'perl'].map((n) => at(n));
-    const script = (p: string) => p === '/usr/bin/node';
-    expect(probeStartOrder(located, script).map((l) => l.candidate.name)).toEqual(['node', 'java', 'python', 'perl', 'shell']);
-    expect(probeStartOrder(located, () => false).map((l) => l.candidate.name)).toEqual(['java', 'python', 'node', 'perl', 'shell']);
-    expect(located.map((l) => l.candidate.name)).toEqual(['shell', 'python', 'node', 'java', 'perl']);
-  });
-
-  it('tells a `#!` script from a binary, and a missing file from both', () => {
-    expect(isScript(bin.add('python3', 'echo Python 3.12.1'))).toBe(true);
-    expect(isScript(process.execPath)).toBe(false);
-    expect(isScript(`${bin.dir}/absent`)).toBe(false);
-  });
-
-  it('reports results in candidate order whatever order the probes started and finished in', async () => {
-    bin.add('perl', '/bin/sleep 0.3; echo "This is perl 5, version 36, subversion 0 (v5.36.0)"');
-    bin.add('node', 'echo v20.11.0');
-    bin.add('python3', '/bin/sleep 0.1; echo Python 3.12.1');
-    const found = await detectRuntimes({ env: { PATH: bin.dir }, fileExists: noFastPath });
-    expect(found.map((r) => [r.name, r.version])).toEqual([
-      ['python', '3.12.1'],
-      ['node', '20.11.0'],
-      ['perl', '5.36.0'],
-    ]);
   });
 });
