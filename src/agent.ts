@@ -100,13 +100,12 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   try {
     log.info({ version: AGENT_VERSION, configFiles: config.sources, environment: config.environment }, 'attune-agent starting');
 
-    // 1. Child environment and runtime detection (spec 01 §3.4–3.6).
+    // 1. Child environment and runtime detection (spec 01 §3.4–3.6). The probes (~100 ms, the
+    // slowest a wrapper script) run while the database connection and schema checks below are
+    // under way; their result is first needed by the runtime registration (step 4).
     const baseEnv = captureChildBaseEnv(env, config.worker.passthroughEnv);
-    const boot = await bootstrapDetection({ env, childEnv: baseEnv });
-    for (const w of boot.warnings) log.warn(w);
-    if (boot.setWorkerRuntimes !== null) env.ATTUNE_WORKER_RUNTIMES = boot.setWorkerRuntimes;
-    const detected: DetectedRuntime[] | null = boot.detected;
-    log.info({ runtimes: (detected ?? []).map(describeDetectedRuntime), override: boot.overrideSet }, 'runtime detection finished');
+    const detection = startRuntimeDetection(env, baseEnv, log);
+    releases.push({ name: 'runtime detection', fn: () => detection.then(() => undefined) });
 
     // 2. Writable directories (upstream: artifacts dir creation failure is fatal).
     ensureWritableDir(config.artifactsDir, 'artifacts_dir');
@@ -137,6 +136,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     log.info({ catalogRevision }, 'platform catalog ready');
 
     // 4. Dynamic runtime registration, then the runtime registry (spec 01 §5, spec 03 §1.4).
+    const detected = await detection;
     if (detected && detected.length > 0) await autoRegisterDetectedRuntimes(pool, detected, log);
     const filter = env.ATTUNE_WORKER_RUNTIMES !== undefined ? parseRuntimeList(env.ATTUNE_WORKER_RUNTIMES) : null;
     // Rebuilt on metadata.runtime/pack.changed (worker/metadata.ts), unlike upstream's.
@@ -368,4 +368,25 @@ function safeHostname(): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Start runtime detection (spec 01 §3.4) and return its result: the detected runtimes, or null
+ * for upstream's plain Worker startup. When it ends it logs its warnings and the runtimes and
+ * sets `ATTUNE_WORKER_RUNTIMES` as upstream does; never rejects (a probe that fails reports no
+ * version).
+ */
+function startRuntimeDetection(env: NodeJS.ProcessEnv, childEnv: Record<string, string>, log: Logger): Promise<DetectedRuntime[] | null> {
+  return bootstrapDetection({ env, childEnv }).then(
+    (boot) => {
+      for (const w of boot.warnings) log.warn(w);
+      if (boot.setWorkerRuntimes !== null) env.ATTUNE_WORKER_RUNTIMES = boot.setWorkerRuntimes;
+      log.info({ runtimes: (boot.detected ?? []).map(describeDetectedRuntime), override: boot.overrideSet }, 'runtime detection finished');
+      return boot.detected;
+    },
+    (e: unknown) => {
+      log.error({ err: toError(e) }, 'runtime detection failed; continuing as if nothing was detected');
+      return null;
+    },
+  );
 }
