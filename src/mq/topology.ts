@@ -48,14 +48,14 @@ export async function declareCommonInfrastructure(src: ChannelSource, log: Logge
       log.warn({ err: describeBrokerError(e) }, `could not declare ${what}; continuing`);
     }
   };
-  for (const ex of EXCHANGE_DECLARATIONS) {
-    await step(`exchange ${ex.name}`, (ch) =>
-      ch.assertExchange(ex.name, ex.type, { durable: true, autoDelete: false, internal: false }),
-    );
-  }
-  await step(`queue ${DLX_QUEUE}`, (ch) =>
-    ch.assertQueue(DLX_QUEUE, { durable: true, exclusive: false, autoDelete: false }),
-  );
+  // Each declaration has its own channel (a refused one closes it), so they can all be on the
+  // wire at once: 2 × 3 round trips (open, declare, close) instead of 7 × 3 one after another.
+  await Promise.all([
+    ...EXCHANGE_DECLARATIONS.map((ex) =>
+      step(`exchange ${ex.name}`, (ch) => ch.assertExchange(ex.name, ex.type, { durable: true, autoDelete: false, internal: false })),
+    ),
+    step(`queue ${DLX_QUEUE}`, (ch) => ch.assertQueue(DLX_QUEUE, { durable: true, exclusive: false, autoDelete: false })),
+  ]);
   await step(`binding ${DLX_QUEUE} <- ${EXCHANGES.dlx}`, (ch) => ch.bindQueue(DLX_QUEUE, EXCHANGES.dlx, DLX_BINDING_KEY));
 }
 
@@ -77,9 +77,11 @@ export interface WorkerQueues {
 }
 
 /**
- * spec 02 §2.2: declare the four `worker.{id}.*` queues and their bindings, in upstream order.
- * Throws MqError `MQ_TOPOLOGY` when a queue already exists with other arguments (one message
- * naming queue, argument and the fix) and `MQ_ERROR` for other broker/transport failures.
+ * spec 02 §2.2: declare the four `worker.{id}.*` queues and their bindings (a queue before its
+ * bindings; the four queues side by side, each step on its own channel: 2 × 3 round trips
+ * instead of 9 × 3). Throws MqError `MQ_TOPOLOGY` when a queue already exists with other
+ * arguments (one message naming queue, argument and the fix) and `MQ_ERROR` for other
+ * broker/transport failures; with several failures, the first in upstream order.
  */
 export async function declareWorkerQueues(src: ChannelSource, workerId: number): Promise<WorkerQueues> {
   const q = workerQueueNames(workerId);
@@ -96,8 +98,7 @@ export async function declareWorkerQueues(src: ChannelSource, workerId: number):
     { kind: 'cancel', binds: [{ exchange: EXCHANGES.executions, key: rk.cancel }] },
     { kind: 'packtests', binds: [{ exchange: EXCHANGES.executions, key: rk.packTest }] },
   ];
-  for (const { kind, binds } of plan) {
-    const name = q[kind];
+  const declareAndBind = async (name: string, kind: keyof WorkerQueues, binds: { exchange: string; key: string }[]): Promise<void> => {
     try {
       await withChannel(src, (ch) =>
         ch.assertQueue(name, { durable: true, exclusive: false, autoDelete: false, arguments: workerQueueArguments(kind) }),
@@ -105,17 +106,19 @@ export async function declareWorkerQueues(src: ChannelSource, workerId: number):
     } catch (e) {
       throw queueDeclareError(name, e);
     }
-    for (const b of binds) {
-      try {
-        await withChannel(src, (ch) => ch.bindQueue(name, b.exchange, b.key));
-      } catch (e) {
-        throw new MqError(
-          `Cannot bind queue '${name}' to exchange '${b.exchange}' with key '${b.key}': ${describeBrokerError(e)}`,
-          { code: isPreconditionOrNotFound(e) ? 'MQ_TOPOLOGY' : 'MQ_ERROR', cause: e },
-        );
-      }
-    }
-  }
+    const bound = await Promise.allSettled(binds.map((b) => withChannel(src, (ch) => ch.bindQueue(name, b.exchange, b.key))));
+    const i = bound.findIndex((r) => r.status === 'rejected');
+    if (i < 0) return;
+    const b = binds[i] as { exchange: string; key: string };
+    const e: unknown = (bound[i] as PromiseRejectedResult).reason;
+    throw new MqError(`Cannot bind queue '${name}' to exchange '${b.exchange}' with key '${b.key}': ${describeBrokerError(e)}`, {
+      code: isPreconditionOrNotFound(e) ? 'MQ_TOPOLOGY' : 'MQ_ERROR',
+      cause: e,
+    });
+  };
+  const settled = await Promise.allSettled(plan.map(({ kind, binds }) => declareAndBind(q[kind], kind, binds)));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   return q;
 }
 

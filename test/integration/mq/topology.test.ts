@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMqConnection, type MqConnection } from '../../../src/mq/connection';
-import { declareCommonInfrastructure, declareWorkerQueues } from '../../../src/mq/topology';
+import { declareCommonInfrastructure, declareWorkerQueues, type ChannelSource } from '../../../src/mq/topology';
 import { MqError } from '../../../src/errors';
 import { createSilentLogger } from '../../../src/log';
 import {
@@ -24,6 +24,24 @@ afterAll(async () => {
   await mq?.close();
   await vh?.delete();
 });
+
+/** Passes channels through and records how many were open at once. */
+function concurrencyProbe(src: ChannelSource): { src: ChannelSource; maxOpen: () => number } {
+  let open = 0;
+  let max = 0;
+  return {
+    src: {
+      createChannel: async () => {
+        const ch = await src.createChannel();
+        open++;
+        max = Math.max(max, open);
+        ch.once('close', () => open--);
+        return ch;
+      },
+    },
+    maxOpen: () => max,
+  };
+}
 
 describe('declareWorkerQueues', () => {
   it('declares the four worker queues with upstream flags and arguments, and their bindings', async () => {
@@ -106,6 +124,37 @@ describe('declareWorkerQueues', () => {
     expect(err.code).toBe('MQ_TOPOLOGY');
     expect(err.message).toContain("queue 'worker.8.packs'");
     expect(err.message).toContain("different 'durable'");
+  });
+});
+
+describe('declarations side by side (start-up and every reconnect)', () => {
+  it('declares the independent steps at once, each on its own channel', async () => {
+    const common = concurrencyProbe(mq);
+    await declareCommonInfrastructure(common.src, log);
+    // the five exchanges and the DLX queue together; the binding after them
+    expect(common.maxOpen()).toBe(6);
+    const worker = concurrencyProbe(mq);
+    await declareWorkerQueues(worker.src, 11);
+    expect(worker.maxOpen()).toBeGreaterThanOrEqual(4);
+    const bindings = (await listBindings(vh.vhost)).filter((b) => b.includes('|worker.11.') && !b.startsWith('|'));
+    expect(bindings.sort()).toEqual([
+      'attune.events|worker.11.packs|pack.deleted',
+      'attune.events|worker.11.packs|pack.registered',
+      'attune.executions|worker.11.cancel|execution.cancel.worker.11',
+      'attune.executions|worker.11.executions|execution.dispatch.worker.11',
+      'attune.executions|worker.11.packtests|pack.test.dispatch.worker.11',
+    ]);
+  });
+
+  it('with several queues refused, names the first in upstream order', async () => {
+    const ch = await mq.createChannel();
+    await ch.assertQueue('worker.12.packtests', { durable: false, autoDelete: false });
+    await ch.assertQueue('worker.12.cancel', { durable: false, autoDelete: false });
+    await ch.close();
+    const err = (await declareWorkerQueues(mq, 12).catch((e: unknown) => e)) as MqError;
+    expect(err).toBeInstanceOf(MqError);
+    expect(err.message).toContain("queue 'worker.12.cancel'");
+    expect(mq.isConnected()).toBe(true);
   });
 });
 
