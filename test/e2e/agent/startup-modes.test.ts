@@ -3,12 +3,10 @@
  * (spec 07 §7.2) and Worker (fallback) mode's eager version verification and coordinated
  * environments (spec 07 §5.1–§5.3), against Agent mode, which defers both (§5.4).
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentTestEnv, pollUntil, type AgentTestEnv } from '../../support/agent';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
+import { createFakeBinDir } from '../../support/fake-bin';
 
 let e: AgentTestEnv;
 
@@ -167,12 +165,10 @@ describe('Worker (fallback) mode vs Agent mode start-up (spec 07 §5)', () => {
 describe('start-up order', () => {
   it('probes the runtimes while the database is connected and checked, and registers with what they found', async () => {
     // A wrapper script that takes 1 s, like a slow pyenv shim; the rest of PATH as usual.
-    const bin = mkdtempSync(join(tmpdir(), 'attune-slow-probe-'));
-    const python = join(bin, 'python3');
-    writeFileSync(python, '#!/bin/sh\n/bin/sleep 1\necho Python 3.12.1\n');
-    chmodSync(python, 0o755);
+    const bin = createFakeBinDir();
+    const python = bin.add('python3', '/bin/sleep 1\necho Python 3.12.1');
     try {
-      const { agent } = await e.startAgent({ name: e.uniqueName('e2e-overlap'), env: { PATH: `${bin}:${process.env.PATH ?? ''}` } });
+      const { agent } = await e.startAgent({ name: e.uniqueName('e2e-overlap'), env: { PATH: `${bin.dir}:${process.env.PATH ?? ''}` } });
       try {
         const at = (msg: string): number => agent.logs.findIndex((l) => l.msg === msg);
         expect(at('database ready')).toBeGreaterThanOrEqual(0);
@@ -184,8 +180,7 @@ describe('start-up order', () => {
         await agent.stop();
       }
     } finally {
-      rmSync(bin, { recursive: true, force: true });
+      bin.remove();
     }
   });
 });
-

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bootstrapDetection } from '../../../src/detect/bootstrap';
-import { createFakeBinDir, noFastPath, type FakeBinDir } from './fake-bin';
+import { createFakeBinDir, noFastPath, type FakeBinDir } from '../../support/fake-bin';
 
 let bin: FakeBinDir;
 beforeEach(() => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { detectRuntimes } from '../../../src/detect/probe';
 import { javaReleaseVersion } from '../../../src/detect/java-release';
-import { noFastPath } from './fake-bin';
+import { noFastPath } from '../../support/fake-bin';
 
 let root: string;
 beforeEach(() => {

@@ -7,7 +7,7 @@ import { symlinkSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { detectRuntimes, isScript, probeStartOrder, type Located } from '../../../src/detect/probe';
 import { RUNTIME_CANDIDATES } from '../../../src/detect/candidates';
-import { createFakeBinDir, noFastPath, type FakeBinDir } from './fake-bin';
+import { createFakeBinDir, noFastPath, type FakeBinDir } from '../../support/fake-bin';
 
 const events = vi.hoisted(() => [] as string[]);
 

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { captureChildBaseEnv } from '../../../src/execution/child-env';
 import { detectRuntimes, runVersionProbe } from '../../../src/detect/probe';
 import { findBinary } from '../../../src/detect/lookup';
-import { createFakeBinDir, noFastPath, type FakeBinDir } from './fake-bin';
+import { createFakeBinDir, noFastPath, type FakeBinDir } from '../../support/fake-bin';
 
 let bin: FakeBinDir;
 beforeEach(() => {
