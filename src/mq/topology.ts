@@ -98,7 +98,8 @@ export async function declareWorkerQueues(src: ChannelSource, workerId: number):
     { kind: 'cancel', binds: [{ exchange: EXCHANGES.executions, key: rk.cancel }] },
     { kind: 'packtests', binds: [{ exchange: EXCHANGES.executions, key: rk.packTest }] },
   ];
-  const declareAndBind = async (name: string, kind: keyof WorkerQueues, binds: { exchange: string; key: string }[]): Promise<void> => {
+  const declareAndBind = async ({ kind, binds }: (typeof plan)[number]): Promise<void> => {
+    const name = q[kind];
     try {
       await withChannel(src, (ch) =>
         ch.assertQueue(name, { durable: true, exclusive: false, autoDelete: false, arguments: workerQueueArguments(kind) }),
@@ -109,14 +110,14 @@ export async function declareWorkerQueues(src: ChannelSource, workerId: number):
     const bound = await Promise.allSettled(binds.map((b) => withChannel(src, (ch) => ch.bindQueue(name, b.exchange, b.key))));
     const i = bound.findIndex((r) => r.status === 'rejected');
     if (i < 0) return;
-    const b = binds[i] as { exchange: string; key: string };
+    const b = binds[i] as (typeof binds)[number];
     const e: unknown = (bound[i] as PromiseRejectedResult).reason;
     throw new MqError(`Cannot bind queue '${name}' to exchange '${b.exchange}' with key '${b.key}': ${describeBrokerError(e)}`, {
       code: isPreconditionOrNotFound(e) ? 'MQ_TOPOLOGY' : 'MQ_ERROR',
       cause: e,
     });
   };
-  const settled = await Promise.allSettled(plan.map(({ kind, binds }) => declareAndBind(q[kind], kind, binds)));
+  const settled = await Promise.allSettled(plan.map(declareAndBind));
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   return q;
