@@ -27,7 +27,7 @@ import { executionPrefetch, workerConsumerTags, workerQueueNames, CONSUMER_PREFE
 import { buildCapabilities, resolveWorkerIdentity, runtimeTier } from './worker/capabilities';
 import { registerWorker, deregisterWorker } from './worker/registration';
 import { startHeartbeat, type Heartbeat } from './worker/heartbeat';
-import { v8HeapTrimPorts } from './util/gc';
+import { canReduceMemory, v8HeapTrimPorts } from './util/gc';
 import { startHeapTrimmer } from './util/heap-trim';
 import { autoRegisterDetectedRuntimes } from './worker/dynamic-runtimes';
 import { detectAvailableRuntimeNames } from './worker/verification-commands';
@@ -273,8 +273,8 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
 
     // 9. Heartbeat (spec 01 §6).
     const heartbeat: Heartbeat = startHeartbeat({ db: pool, workerId: worker.id, intervalSec: config.worker.heartbeatIntervalSec, log: wlog });
-    // Freed heap pages back to the OS under sustained load (issue 18, util/heap-trim.ts).
-    if (env.ATTUNE_AGENT_HEAP_TRIM !== '0') {
+    // Freed heap pages back to the OS under sustained load (issue 18, util/heap-trim.ts); Node 20 pools none.
+    if (env.ATTUNE_AGENT_HEAP_TRIM !== '0' && canReduceMemory()) {
       const trim = startHeapTrimmer({ ports: v8HeapTrimPorts(), onTrim: (r) => wlog.debug({ ...r }, 'heap trimmed: freed pages returned to the OS') });
       releases.push({ name: 'heap trimmer', fn: async () => trim.stop() });
     }

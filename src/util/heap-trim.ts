@@ -48,6 +48,11 @@ export class HeapTrimmer {
   private lastTrim = Number.NEGATIVE_INFINITY;
   private disabled = false;
 
+  /** True once this V8 refused the collection: no later check can trim, so looking can stop. */
+  get gaveUp(): boolean {
+    return this.disabled;
+  }
+
   constructor(
     private readonly ports: HeapTrimPorts,
     private readonly policy: HeapTrimPolicy = DEFAULT_HEAP_TRIM_POLICY,
@@ -81,13 +86,22 @@ export interface HeapTrimLoopOptions {
   onTrim?: (result: HeapTrimResult) => void;
 }
 
-/** Look at the heap every `pollMs` (the timer keeps no process alive); `stop()` ends it. */
-export function startHeapTrimmer(opts: HeapTrimLoopOptions): { stop(): void } {
+/**
+ * Look at the heap every `pollMs` (the timer keeps no process alive); `stop()` ends it, and so
+ * does the first refused collection (`running()` then reads false).
+ */
+export function startHeapTrimmer(opts: HeapTrimLoopOptions): { stop(): void; running(): boolean } {
   const trimmer = new HeapTrimmer(opts.ports, opts.policy);
+  let running = true;
+  const stop = (): void => {
+    running = false;
+    clearInterval(timer);
+  };
   const timer = setInterval(() => {
     const result = trimmer.check();
     if (result) opts.onTrim?.(result);
+    else if (trimmer.gaveUp) stop();
   }, opts.pollMs ?? 2000);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return { stop, running: () => running };
 }

@@ -1,7 +1,7 @@
 import v8 from 'node:v8';
-import { describe, expect, it } from 'vitest';
-import { HeapTrimmer, type HeapTrimPorts } from '../../../src/util/heap-trim';
-import { reduceMemory, v8HeapTrimPorts } from '../../../src/util/gc';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { HeapTrimmer, startHeapTrimmer, type HeapTrimPorts } from '../../../src/util/heap-trim';
+import { canReduceMemory, reduceMemory, v8HeapTrimPorts } from '../../../src/util/gc';
 
 const MiB = 1024 * 1024;
 
@@ -101,9 +101,52 @@ describe('HeapTrimmer', () => {
   });
 });
 
+describe('startHeapTrimmer', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('keeps looking after trims, and ends its timer once the collection is refused', () => {
+    vi.useFakeTimers();
+    const { state, ports } = fakeHeap();
+    let looks = 0;
+    const counted: HeapTrimPorts = { ...ports, committedBytes: () => (looks++, ports.committedBytes()) };
+    const trims: number[] = [];
+    const loop = startHeapTrimmer({ ports: counted, policy: { minShrinkBytes: 4 * MiB, minIntervalMs: 0 }, pollMs: 1000, onTrim: (r) => trims.push(r.beforeBytes) });
+    state.committed = 50 * MiB;
+    vi.advanceTimersByTime(1000);
+    state.committed = 30 * MiB;
+    vi.advanceTimersByTime(1000);
+    expect(trims).toEqual([30 * MiB]);
+    expect(loop.running()).toBe(true);
+
+    state.committed = 50 * MiB;
+    vi.advanceTimersByTime(1000);
+    state.allowed = false;
+    state.committed = 30 * MiB;
+    vi.advanceTimersByTime(1000);
+    expect(loop.running()).toBe(false);
+    const after = looks;
+    vi.advanceTimersByTime(10_000);
+    expect(looks).toBe(after);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(trims).toHaveLength(1);
+  });
+
+  it('stop() ends the timer', () => {
+    vi.useFakeTimers();
+    const loop = startHeapTrimmer({ ports: fakeHeap().ports });
+    expect(vi.getTimerCount()).toBe(1);
+    loop.stop();
+    expect(loop.running()).toBe(false);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
 describe('reduceMemory on this Node', () => {
   it('runs only where V8 pools freed pages (V8 ≥ 12, Node ≥ 22); the trimmer then stops looking', () => {
     const pools = Number.parseInt(process.versions.v8, 10) >= 12;
+    expect(canReduceMemory()).toBe(pools);
     expect(reduceMemory()).toBe(pools);
     const ports = v8HeapTrimPorts();
     expect(ports.committedBytes()).toBe(v8.getHeapStatistics().total_heap_size);
