@@ -13,13 +13,13 @@ import { artifactsTransportProblems, resolveArtifactsTransport } from './logs';
 import type { Config } from './config/types';
 import { ConfigError, AgentError, toError } from './errors';
 import type { Logger } from './log';
-import { bootstrapDetection, describeDetectedRuntime, parseRuntimeList, type DetectedRuntime } from './detect';
+import { parseRuntimeList } from './detect';
 import { captureChildBaseEnv } from './execution/child-env';
 import { connectWithRetry, type DbPool } from './db/pool';
 import { withPreparedStatements } from './db/prepared';
 import { waitForSchema } from './db/ready';
 import { listAllRuntimes } from './db/queries/list-all-runtimes';
-import { createMqConnection, type MqConnection } from './mq/connection';
+import type { MqConnection } from './mq/connection';
 import { declareCommonInfrastructure, declareWorkerQueues } from './mq/topology';
 import { createPublisher } from './mq/publisher';
 import { startConsumer, type Consumer } from './mq/consumer';
@@ -44,6 +44,7 @@ import { withTransaction } from './db/tx';
 import { createMetrics, startHealthServer, type HealthServer } from './health';
 import { AGENT_VERSION } from './version';
 import { createApiAccess } from './wiring/api-access';
+import { startMessageQueue, startRuntimeDetection } from './wiring/early-starts';
 import { createExecutionOutput } from './wiring/execution-output';
 import { reportSandbox } from './wiring/sandbox';
 import { currentInitFacts, planInit } from './process/pid1';
@@ -100,12 +101,22 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   try {
     log.info({ version: AGENT_VERSION, configFiles: config.sources, environment: config.environment }, 'attune-agent starting');
 
-    // 1. Child environment and runtime detection (spec 01 §3.4–3.6). The probes (~100 ms, the
-    // slowest a wrapper script) run while the database connection and schema checks below are
-    // under way; their result is first needed by the runtime registration (step 4).
+    // 1. Child environment and runtime detection (spec 01 §3.4–3.6), and the RabbitMQ connection
+    // with its common infrastructure (spec 02 §1–§2.1). Both run while the database connection
+    // and schema checks below are under way (wiring/early-starts.ts); the probes (~100 ms) are
+    // first needed by the runtime registration (step 4), the connection at step 5.
     const baseEnv = captureChildBaseEnv(env, config.worker.passthroughEnv);
     const detection = startRuntimeDetection(env, baseEnv, log);
     releases.push({ name: 'runtime detection', fn: () => detection.then(() => undefined) });
+    const startupTimeoutMs = config.agent.startupTimeoutSec * 1000;
+    const messageQueue = startMessageQueue({
+      url: (config.messageQueue as NonNullable<Config['messageQueue']>).url,
+      log,
+      startupTimeoutMs,
+      connectionName: `attune-agent ${AGENT_VERSION}`,
+      stop: stopSignal.signal,
+    });
+    releases.push({ name: 'message queue start', fn: () => messageQueue.release() });
 
     // 2. Writable directories (upstream: artifacts dir creation failure is fatal).
     ensureWritableDir(config.artifactsDir, 'artifacts_dir');
@@ -114,7 +125,6 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     reportSandbox(config, env, packsTransport, log);
 
     // 3. PostgreSQL: connect with retry, epoch check, wait for the schema.
-    const startupTimeoutMs = config.agent.startupTimeoutSec * 1000;
     // ATTUNE_AGENT_LZ4_TOAST=0 keeps the server's default TOAST compression (db/pool.ts).
     const poolOptions = { lz4Toast: env.ATTUNE_AGENT_LZ4_TOAST !== '0' };
     const pool: DbPool = await connectWithRetry(config.database, { timeoutMs: startupTimeoutMs, log, signal: stopSignal.signal, poolOptions });
@@ -143,13 +153,8 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     const registry = await createLiveRuntimeRegistry(pool, filter);
     log.info({ runtimes: registry.runtimes.map((r) => r.name) }, 'runtime registry built');
 
-    // 5. RabbitMQ: connect (retrying), common infrastructure, publisher (spec 02 §1–§2).
-    const mq: MqConnection = await createMqConnection({
-      url: (config.messageQueue as NonNullable<Config['messageQueue']>).url,
-      log: log.child({ component: 'mq' }),
-      startupTimeoutMs,
-      connectionName: `attune-agent ${AGENT_VERSION}`,
-    });
+    // 5. RabbitMQ (connected and declared since step 1), publisher (spec 02 §1–§2).
+    const mq: MqConnection = await messageQueue.ready;
     releases.push({ name: 'message queue connection', fn: () => mq.close() });
     mq.on('disconnected', () => {
       readiness.messageQueue = false;
@@ -158,7 +163,6 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
       readiness.messageQueue = true;
       metrics.mqReconnects.inc();
     });
-    await declareCommonInfrastructure(mq, log);
     const publisher = createPublisher(mq, { log: log.child({ component: 'publisher' }) });
     releases.push({ name: 'publisher', fn: () => publisher.close() });
     readiness.messageQueue = true;
@@ -368,25 +372,4 @@ function safeHostname(): string | null {
   } catch {
     return null;
   }
-}
-
-/**
- * Start runtime detection (spec 01 §3.4) and return its result: the detected runtimes, or null
- * for upstream's plain Worker startup. When it ends it logs its warnings and the runtimes and
- * sets `ATTUNE_WORKER_RUNTIMES` as upstream does; never rejects (a probe that fails reports no
- * version).
- */
-function startRuntimeDetection(env: NodeJS.ProcessEnv, childEnv: Record<string, string>, log: Logger): Promise<DetectedRuntime[] | null> {
-  return bootstrapDetection({ env, childEnv }).then(
-    (boot) => {
-      for (const w of boot.warnings) log.warn(w);
-      if (boot.setWorkerRuntimes !== null) env.ATTUNE_WORKER_RUNTIMES = boot.setWorkerRuntimes;
-      log.info({ runtimes: (boot.detected ?? []).map(describeDetectedRuntime), override: boot.overrideSet }, 'runtime detection finished');
-      return boot.detected;
-    },
-    (e: unknown) => {
-      log.error({ err: toError(e) }, 'runtime detection failed; continuing as if nothing was detected');
-      return null;
-    },
-  );
 }

@@ -27,6 +27,12 @@ export interface MqConnectionOptions {
   reconnectMaxMs?: number;
   /** Shown in the RabbitMQ management UI (`connection_name` client property). */
   connectionName?: string;
+  /**
+   * Ends the first connect's retries early (the start-up was stopped or failed elsewhere): the
+   * connect then rejects with MQ_UNREACHABLE "start-up aborted", and a connection that opens
+   * after the abort is closed again. No effect once connected.
+   */
+  signal?: AbortSignal;
 }
 
 export interface MqConnectionEvents {

@@ -92,29 +92,45 @@ class SupervisedConnection extends EventEmitter implements MqConnection {
   async start(): Promise<void> {
     const timeoutMs = this.opts.startupTimeoutMs ?? 60_000;
     const deadline = Date.now() + timeoutMs;
+    const signal = this.opts.signal;
     let attempt = 0;
-    for (;;) {
+    let lastError: unknown;
+    while (!signal?.aborted) {
+      let conn: AmqpConnection;
       try {
-        const conn = await this.openOnce(Math.max(1000, Math.min(10_000, deadline - Date.now())));
-        this.adopt(conn, false);
-        return;
+        conn = await this.openOnce(Math.max(1000, Math.min(10_000, deadline - Date.now())));
       } catch (e) {
         attempt++;
+        lastError = e;
         const remaining = deadline - Date.now();
         if (isAccessRefused(e) || remaining <= 0) {
           const why = isAccessRefused(e)
             ? 'the broker refused the credentials'
             : `gave up after ${attempt} attempt(s) in ${Math.round(timeoutMs / 1000)} s`;
-          throw new MqError(
-            `Cannot connect to RabbitMQ at ${this.target} (${why}): ${this.safeMessage(e)}. Check message_queue.url and that the broker is running.`,
-            { code: 'MQ_UNREACHABLE', cause: e },
-          );
+          throw this.unreachable(why, e);
         }
         const delay = Math.min(remaining, backoffDelayMs(attempt - 1, 250, 5_000));
         this.log.warn({ target: this.target, attempt, err: this.safeMessage(e), retryInMs: delay }, 'RabbitMQ not reachable yet, retrying');
-        await sleep(delay);
+        await sleep(delay, signal);
+        continue;
       }
+      if (signal?.aborted) {
+        await conn.close().catch(() => undefined);
+        break;
+      }
+      this.adopt(conn, false);
+      return;
     }
+    throw this.unreachable(attempt === 0 ? 'start-up aborted' : `start-up aborted after ${attempt} failed attempt(s)`, lastError);
+  }
+
+  /** MQ_UNREACHABLE naming the target and why (`cause` undefined: no attempt failed yet). */
+  private unreachable(why: string, cause: unknown): MqError {
+    const detail = cause === undefined ? '' : `: ${this.safeMessage(cause)}`;
+    return new MqError(`Cannot connect to RabbitMQ at ${this.target} (${why})${detail}. Check message_queue.url and that the broker is running.`, {
+      code: 'MQ_UNREACHABLE',
+      cause,
+    });
   }
 
   /** Error text from the client library with the URL's password scrubbed, just in case. */

@@ -151,6 +151,22 @@ describe('start-up failures (spec 01 §2.4, §7.1)', () => {
     expect(agent.stderr() + agent.stdout()).not.toContain(password);
   });
 
+  it('SIGTERM while RabbitMQ is still unreachable: the connect stops retrying and the agent exits 0 at once', async () => {
+    const port = await unusedPort();
+    const agent = e.spawnAgent({
+      env: { ATTUNE__MESSAGE_QUEUE__URL: `amqp://guest:guest@127.0.0.1:${port}/%2F`, ATTUNE__AGENT__STARTUP_TIMEOUT: '60' },
+    });
+    await agent.waitForLog('RabbitMQ not reachable yet, retrying', 15_000);
+    const stopped = Date.now();
+    agent.child.kill('SIGTERM');
+    const { code } = await agent.exited;
+    expect(Date.now() - stopped).toBeLessThan(5_000);
+    expect(code).toBe(0);
+    const interrupted = agent.findLogs('start-up interrupted by a signal');
+    expect(interrupted).toHaveLength(1);
+    expect(JSON.stringify(interrupted[0])).toContain('start-up aborted');
+  });
+
   it('missing message_queue configuration: exit 1 with the clear message', async () => {
     const agent = e.spawnAgent({ env: { ATTUNE__MESSAGE_QUEUE__URL: undefined } });
     const { code } = await agent.exited;

@@ -163,7 +163,7 @@ describe('Worker (fallback) mode vs Agent mode start-up (spec 07 §5)', () => {
 });
 
 describe('start-up order', () => {
-  it('probes the runtimes while the database is connected and checked, and registers with what they found', async () => {
+  it('probes the runtimes and connects to RabbitMQ while the database is connected and checked, and registers with what they found', async () => {
     // A wrapper script that takes 1 s, like a slow pyenv shim; the rest of PATH as usual.
     const bin = createFakeBinDir();
     const python = bin.add('python3', '/bin/sleep 1\necho Python 3.12.1');
@@ -173,6 +173,9 @@ describe('start-up order', () => {
         const at = (msg: string): number => agent.logs.findIndex((l) => l.msg === msg);
         expect(at('database ready')).toBeGreaterThanOrEqual(0);
         expect(at('runtime detection finished')).toBeGreaterThan(at('database ready'));
+        // The broker connection and its common infrastructure do not wait for the probes (issue 18).
+        expect(at('connected to RabbitMQ')).toBeGreaterThanOrEqual(0);
+        expect(at('connected to RabbitMQ')).toBeLessThan(at('runtime detection finished'));
         expect(at('runtime registry built')).toBeGreaterThan(at('runtime detection finished'));
         const finished = agent.logs[at('runtime detection finished')];
         expect(finished?.runtimes).toContain(`python (${python}, v3.12.1)`);
