@@ -29,6 +29,7 @@ import { registerWorker, deregisterWorker } from './worker/registration';
 import { startHeartbeat, type Heartbeat } from './worker/heartbeat';
 import { canReduceMemory, v8HeapTrimPorts } from './util/gc';
 import { startHeapTrimmer } from './util/heap-trim';
+import { allInOrder } from './util/settle';
 import { autoRegisterDetectedRuntimes } from './worker/dynamic-runtimes';
 import { detectAvailableRuntimeNames } from './worker/verification-commands';
 import { WorkerService } from './worker/service';
@@ -186,8 +187,10 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     const wlog = log.child({ workerId: worker.id, worker: worker.name });
     wlog.info({ runtimes: caps.capabilities.runtimes }, 'worker registered');
 
-    // 7. Per-worker queues (fatal on mismatch, spec 02 §2.4) — again after every reconnect.
-    await declareWorkerQueues(mq, worker.id);
+    // 7. Per-worker queues (fatal on mismatch, spec 02 §2.4) — again after every reconnect. The
+    // broker takes ~20 ms to create them: steps 7b–10 run meanwhile, the consumers wait (step 11).
+    const workerQueues = declareWorkerQueues(mq, worker.id);
+    workerQueues.catch(() => undefined); // awaited at step 11, and reported there
     mq.onConnect(async () => {
       await declareCommonInfrastructure(mq, wlog);
       await declareWorkerQueues(mq, worker.id);
@@ -277,6 +280,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
 
     // 9. Heartbeat (spec 01 §6).
     const heartbeat: Heartbeat = startHeartbeat({ db: pool, workerId: worker.id, intervalSec: config.worker.heartbeatIntervalSec, log: wlog });
+    releases.push({ name: 'heartbeat', fn: () => heartbeat.stop() }); // a start-up failing later stops it before the pool ends
     // Freed heap pages back to the OS under sustained load (issue 18, util/heap-trim.ts); Node 20 pools none.
     if (env.ATTUNE_AGENT_HEAP_TRIM !== '0' && canReduceMemory()) {
       const trim = startHeapTrimmer({ ports: v8HeapTrimPorts(), onTrim: (r) => wlog.debug({ ...r }, 'heap trimmed: freed pages returned to the OS') });
@@ -292,6 +296,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     }
 
     // 11. Consumers (spec 02 §2.2, spec 07 §2.1): executions, cancel, packs, packtests, metadata.
+    await workerQueues;
     const queues = workerQueueNames(worker.id);
     const tags = workerConsumerTags(worker.id);
     const svc = service;
@@ -299,9 +304,12 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     const metadataSubscription = startMetadataSubscription(mq, { workerId: worker.id, handler: (d) => metadata.handle(d), log: wlog });
     releases.push({ name: 'metadata subscription', fn: () => metadataSubscription.close() });
     const consumers: Consumer[] = [];
-    const cancelConsumer = await startConsumer(mq, { queue: queues.cancel, consumerTag: tags.cancel, prefetch: CONSUMER_PREFETCH.cancel, handler: (d) => svc.handleCancel(d), log: wlog });
-    const packsConsumer = await startConsumer(mq, { queue: queues.packs, consumerTag: tags.packs, prefetch: CONSUMER_PREFETCH.packs, handler: (d) => packEvents.handle(d), log: wlog });
-    const packTestsConsumer = await startConsumer(mq, { queue: queues.packtests, consumerTag: tags.packtests, prefetch: CONSUMER_PREFETCH.packtests, handler: (d) => packTests.handle(d), log: wlog });
+    // Side by side (each its own channel: open, qos, consume); the executions consumer last.
+    const [cancelConsumer, packsConsumer, packTestsConsumer] = await allInOrder([
+      startConsumer(mq, { queue: queues.cancel, consumerTag: tags.cancel, prefetch: CONSUMER_PREFETCH.cancel, handler: (d) => svc.handleCancel(d), log: wlog }),
+      startConsumer(mq, { queue: queues.packs, consumerTag: tags.packs, prefetch: CONSUMER_PREFETCH.packs, handler: (d) => packEvents.handle(d), log: wlog }),
+      startConsumer(mq, { queue: queues.packtests, consumerTag: tags.packtests, prefetch: CONSUMER_PREFETCH.packtests, handler: (d) => packTests.handle(d), log: wlog }),
+    ]);
     const execConsumer = await startConsumer(mq, {
       queue: queues.executions,
       consumerTag: tags.executions,

@@ -15,6 +15,7 @@ import {
   workerQueueNames,
   workerRoutingKeys,
 } from './routing';
+import { allInOrder } from '../util/settle';
 
 /** Anything that opens channels: an amqplib connection or our `MqConnection`. */
 export interface ChannelSource {
@@ -117,9 +118,7 @@ export async function declareWorkerQueues(src: ChannelSource, workerId: number):
       cause: e,
     });
   };
-  const settled = await Promise.allSettled(plan.map(declareAndBind));
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  await allInOrder(plan.map(declareAndBind));
   return q;
 }
 

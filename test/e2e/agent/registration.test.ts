@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unusedPort } from '../../support/amqp';
 import { createAgentTestEnv, type AgentTestEnv } from '../../support/agent';
@@ -165,6 +166,29 @@ describe('start-up failures (spec 01 §2.4, §7.1)', () => {
     const interrupted = agent.findLogs('start-up interrupted by a signal');
     expect(interrupted).toHaveLength(1);
     expect(JSON.stringify(interrupted[0])).toContain('start-up aborted');
+  });
+
+  it('a worker queue that exists with other arguments: exit 1 naming it and how to fix it, without consuming anything', async () => {
+    const name = e.uniqueName('e2e-mismatch');
+    const first = await e.startAgent({ name });
+    await first.agent.stop();
+    // Same name, same worker row: its cancel queue now carries a TTL upstream does not declare.
+    const queue = `worker.${first.workerId}.cancel`;
+    const conn = await amqp.connect(e.vhost.url);
+    try {
+      const ch = await conn.createChannel();
+      await ch.deleteQueue(queue);
+      await ch.assertQueue(queue, { durable: true, arguments: { 'x-message-ttl': 1234 } });
+    } finally {
+      await conn.close();
+    }
+    const agent = e.spawnAgent({ name });
+    const { code } = await agent.exited;
+    expect(code).toBe(1);
+    expect(agent.stderr()).toContain(`RabbitMQ queue '${queue}'`);
+    expect(agent.stderr()).toContain("already exists with a different 'x-message-ttl'");
+    expect(agent.findLogs('consuming')).toEqual([]);
+    expect(agent.findLogs('attune-agent ready: consuming executions')).toEqual([]);
   });
 
   it('missing message_queue configuration: exit 1 with the clear message', async () => {
