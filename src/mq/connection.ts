@@ -102,6 +102,7 @@ class SupervisedConnection extends EventEmitter implements MqConnection {
       } catch (e) {
         attempt++;
         lastError = e;
+        if (signal?.aborted) break;
         const remaining = deadline - Date.now();
         if (isAccessRefused(e) || remaining <= 0) {
           const why = isAccessRefused(e)

@@ -50,6 +50,9 @@ export interface EarlyMessageQueue {
   release(): Promise<void>;
 }
 
+/** How long release() waits for an attempt in flight to end. */
+export const RELEASE_WAIT_MS = 2_000;
+
 /** Connect to RabbitMQ (retrying until the start-up timeout) and declare the common infrastructure. */
 export function startMessageQueue(opts: EarlyMessageQueueOptions): EarlyMessageQueue {
   const abandon = new AbortController();
@@ -74,8 +77,16 @@ export function startMessageQueue(opts: EarlyMessageQueueOptions): EarlyMessageQ
     ready,
     async release() {
       abandon.abort();
-      const mq = await ready.catch(() => null);
-      await mq?.close();
+      // An attempt in flight against a host that never answers ends only at its socket timeout
+      // (up to 10 s; amqplib's connect takes no signal). Past RELEASE_WAIT_MS the connect is left
+      // to finish alone: a connection that opens after the abort is closed by the connect itself.
+      const closing = ready.then(
+        (mq) => mq.close(),
+        () => undefined,
+      );
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closing, new Promise((r) => (timer = setTimeout(r, RELEASE_WAIT_MS)))]);
+      clearTimeout(timer);
     },
   };
 }

@@ -3,10 +3,11 @@
  * (wiring/early-starts.ts): connected and declared without waiting for PostgreSQL, and
  * released without waiting for its retries when the start-up fails or is stopped.
  */
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MqError } from '../../../src/errors';
 import { createSilentLogger } from '../../../src/log';
-import { startMessageQueue } from '../../../src/wiring/early-starts';
+import { RELEASE_WAIT_MS, startMessageQueue } from '../../../src/wiring/early-starts';
 import { countVhostConnections, createTestVhost, listQueues, unusedPort, waitUntil, type TestVhost } from '../../support/amqp';
 
 let vh: TestVhost;
@@ -20,8 +21,8 @@ afterAll(async () => {
   await vh?.delete();
 });
 
-function start(url: string, stop = new AbortController().signal) {
-  return startMessageQueue({ url, log, startupTimeoutMs: 60_000, connectionName: 'early-start test', stop });
+function start(url: string, stop = new AbortController().signal, startupTimeoutMs = 60_000) {
+  return startMessageQueue({ url, log, startupTimeoutMs, connectionName: 'early-start test', stop });
 }
 
 describe('startMessageQueue', () => {
@@ -68,4 +69,28 @@ describe('startMessageQueue', () => {
     expect((err as MqError).message).toMatch(/\(start-up aborted\)\. Check message_queue\.url/);
     await waitUntil(async () => (await countVhostConnections(vh.vhost)) === 0, 15_000, 'no connection left');
   });
+
+  it('release() does not wait out an attempt that a silent host holds open; the attempt still ends aborted', async () => {
+    // Accepts TCP and never speaks AMQP: the attempt ends only at its socket timeout, here the
+    // ~4 s left of the start-up timeout (10 s at most).
+    const sockets: Socket[] = [];
+    const silent: Server = createServer((sock) => void sockets.push(sock));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = silent.address() as { port: number };
+      const early = start(`amqp://guest:guest@127.0.0.1:${port}/${vh.vhost}`, undefined, 4_500);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(sockets).toHaveLength(1);
+      const t0 = Date.now();
+      await early.release();
+      const waited = Date.now() - t0;
+      expect(waited).toBeGreaterThanOrEqual(RELEASE_WAIT_MS - 50);
+      expect(waited).toBeLessThan(RELEASE_WAIT_MS + 1000);
+      const err = await early.ready.catch((e: unknown) => e);
+      expect((err as MqError).message).toContain('start-up aborted');
+    } finally {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  }, 20_000);
 });
