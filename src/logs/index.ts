@@ -21,6 +21,7 @@ import type { RetentionPolicyName } from './names';
 import { LogSealer } from './sealer';
 import { SegmentUploads } from './segment-streams';
 import type { SegmentPolicy } from './segment-writer';
+import { waitAtMost } from '../util/sleep';
 
 export type { ExecutionLogSet } from './execution-logs';
 export { LogSealer } from './sealer';
@@ -141,9 +142,7 @@ export class ExecutionOutput {
     const work = finalizeFileArtifacts(this.opts.db, this.opts.api, this.opts.artifactsDir, executionId, log, this.opts.transport, (id) => this.fileLists.run(id));
     this.fileWork.add(work);
     void work.finally(() => this.fileWork.delete(work));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([work, new Promise((r) => (timer = setTimeout(r, this.opts.sealWaitMs)))]);
-    clearTimeout(timer);
+    await waitAtMost(work, this.opts.sealWaitMs);
   }
 
   /**
@@ -164,9 +163,7 @@ export class ExecutionOutput {
     const started = Date.now();
     await this.segments?.stop(timeoutMs / 2);
     if (this.fileWork.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...this.fileWork]), new Promise((r) => (timer = setTimeout(r, timeoutMs / 4)))]);
-      clearTimeout(timer);
+      await waitAtMost(Promise.allSettled([...this.fileWork]), timeoutMs / 4);
     }
     await this.sealer.stop(Math.max(0, timeoutMs - (Date.now() - started)));
   }

@@ -17,6 +17,7 @@ import type { Logger } from '../log';
 import { ApiError, isRetryableApiError, sealLogStream, type ApiClient } from '../api';
 import { backoffDelayMs } from '../util/backoff';
 import { toError } from '../errors';
+import { waitAtMost } from '../util/sleep';
 
 export interface LogSealerOptions {
   api: ApiClient;
@@ -201,9 +202,7 @@ export class LogSealer {
       entry.timer = null;
       void this.attempt(entry);
     }
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
-    clearTimeout(timer);
+    await waitAtMost(Promise.allSettled([...this.inFlight]), timeoutMs);
     if (this.pending.size > 0) {
       this.opts.log.warn({ artifactVersionIds: [...this.pending.keys()].slice(0, 100), count: this.pending.size }, 'agent stopping: these log streams could not be sealed and stay pending');
     }

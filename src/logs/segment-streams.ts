@@ -12,6 +12,7 @@ import { putLogSegment, type ApiClient } from '../api';
 import type { LogSealer } from './sealer';
 import { SegmentedLogWriter, type SegmentPolicy } from './segment-writer';
 import type { ByteTarget } from './stream-sink';
+import { waitAtMost } from '../util/sleep';
 
 /** During an outage every execution has incomplete logs: one line per minute, with a count. */
 const INCOMPLETE_LOG_INTERVAL_MS = 60_000;
@@ -109,9 +110,7 @@ export class SegmentUploads {
   /** Shutdown: wait at most `timeoutMs` for background uploads, then abort what is left. */
   async stop(timeoutMs: number): Promise<void> {
     if (this.background.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all([...this.background].map((w) => w.drained())), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
-    clearTimeout(timer);
+    await waitAtMost(Promise.all([...this.background].map((w) => w.drained())), timeoutMs);
     if (this.background.size > 0) {
       this.log.warn({ count: this.background.size }, 'agent stopping: log segments still uploading are abandoned; those streams stay unsealed');
       for (const w of this.background) w.abort('agent stopping');

@@ -9,6 +9,7 @@ import { toError } from '../errors';
 import { bootstrapDetection, describeDetectedRuntime, type DetectedRuntime } from '../detect';
 import { createMqConnection, type MqConnection } from '../mq/connection';
 import { declareCommonInfrastructure } from '../mq/topology';
+import { waitAtMost } from '../util/sleep';
 
 /**
  * Start runtime detection (spec 01 §3.4) and return its result: the detected runtimes, or null
@@ -84,9 +85,7 @@ export function startMessageQueue(opts: EarlyMessageQueueOptions): EarlyMessageQ
         (mq) => mq.close(),
         () => undefined,
       );
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([closing, new Promise((r) => (timer = setTimeout(r, RELEASE_WAIT_MS)))]);
-      clearTimeout(timer);
+      await waitAtMost(closing, RELEASE_WAIT_MS);
     },
   };
 }
