@@ -108,15 +108,14 @@ export async function declareWorkerQueues(src: ChannelSource, workerId: number):
     } catch (e) {
       throw queueDeclareError(name, e);
     }
-    const bound = await Promise.allSettled(binds.map((b) => withChannel(src, (ch) => ch.bindQueue(name, b.exchange, b.key))));
-    const i = bound.findIndex((r) => r.status === 'rejected');
-    if (i < 0) return;
-    const b = binds[i] as (typeof binds)[number];
-    const e: unknown = (bound[i] as PromiseRejectedResult).reason;
-    throw new MqError(`Cannot bind queue '${name}' to exchange '${b.exchange}' with key '${b.key}': ${describeBrokerError(e)}`, {
-      code: isPreconditionOrNotFound(e) ? 'MQ_TOPOLOGY' : 'MQ_ERROR',
-      cause: e,
-    });
+    const bind = (b: (typeof binds)[number]): Promise<unknown> =>
+      withChannel(src, (ch) => ch.bindQueue(name, b.exchange, b.key)).catch((e: unknown) => {
+        throw new MqError(`Cannot bind queue '${name}' to exchange '${b.exchange}' with key '${b.key}': ${describeBrokerError(e)}`, {
+          code: isPreconditionOrNotFound(e) ? 'MQ_TOPOLOGY' : 'MQ_ERROR',
+          cause: e,
+        });
+      });
+    await allInOrder(binds.map(bind));
   };
   await allInOrder(plan.map(declareAndBind));
   return q;
