@@ -156,6 +156,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
 
     // 5. RabbitMQ (connected and declared since step 1), publisher (spec 02 §1–§2).
     const mq: MqConnection = await messageQueue.ready;
+    // Closed here, before the pool ends, as before step 1 opened it (the step-1 release then finds it closed).
     releases.push({ name: 'message queue connection', fn: () => mq.close() });
     mq.on('disconnected', () => {
       readiness.messageQueue = false;

@@ -45,19 +45,24 @@ export function collectGarbage(): boolean {
  * heap-trim.ts). A few times the cost of a full collection; false when this V8 does not allow it.
  */
 export function reduceMemory(): boolean {
-  if (!canReduceMemory()) return false;
-  const gc = gcFunction();
+  const gc = memoryReducingGc();
   if (!gc) return false;
   gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   return true;
 }
 
-/**
- * Whether reduceMemory can work here. V8 before 12 (Node 20) reads no options and runs no full
- * collection when given an object; it keeps no page pool either, so there is nothing to trim.
- */
+/** Whether reduceMemory can work here. */
 export function canReduceMemory(): boolean {
-  return V8_MAJOR >= 12 && gcFunction() !== null;
+  return memoryReducingGc() !== null;
+}
+
+/**
+ * The gc function where it runs memory-reducing collections. V8 before 12 (Node 20) reads no
+ * options and runs no full collection when given an object; it keeps no page pool either, so
+ * there is nothing to trim there.
+ */
+function memoryReducingGc(): GcFunction | null {
+  return V8_MAJOR >= 12 ? gcFunction() : null;
 }
 
 /** heap-trim.ts's ports on this process's V8. */
