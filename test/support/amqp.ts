@@ -8,6 +8,7 @@ import * as net from 'node:net';
 import { promisify } from 'node:util';
 import * as amqp from 'amqplib';
 import pino from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import type { Logger } from '../../src/log';
 
 const execFileP = promisify(execFile);
@@ -56,6 +57,33 @@ export async function createTestVhost(): Promise<TestVhost> {
     delete: async () => {
       await rabbitmqctl('delete_vhost', vhost);
     },
+  };
+}
+
+/**
+ * A fresh vhost for the calling test file: made in its beforeAll, deleted in its afterAll. Read
+ * its fields inside hooks and tests (before beforeAll has run, they throw).
+ */
+export function useTestVhost(): TestVhost {
+  let vh: TestVhost | null = null;
+  const current = (): TestVhost => {
+    if (vh === null) throw new Error('useTestVhost: the vhost is made in beforeAll; read it inside a hook or test');
+    return vh;
+  };
+  beforeAll(async () => {
+    vh = await createTestVhost();
+  });
+  afterAll(async () => {
+    await vh?.delete();
+  });
+  return {
+    get vhost() {
+      return current().vhost;
+    },
+    get url() {
+      return current().url;
+    },
+    delete: () => current().delete(),
   };
 }
 

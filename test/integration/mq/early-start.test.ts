@@ -4,22 +4,14 @@
  * released without waiting for its retries when the start-up fails or is stopped.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MqError } from '../../../src/errors';
 import { createSilentLogger } from '../../../src/log';
 import { RELEASE_WAIT_MS, startMessageQueue } from '../../../src/wiring/early-starts';
-import { countVhostConnections, createTestVhost, listQueues, unusedPort, waitUntil, type TestVhost } from '../../support/amqp';
+import { countVhostConnections, listQueues, unusedPort, useTestVhost, waitUntil } from '../../support/amqp';
 
-let vh: TestVhost;
+const vh = useTestVhost();
 const log = createSilentLogger();
-
-beforeAll(async () => {
-  vh = await createTestVhost();
-});
-
-afterAll(async () => {
-  await vh?.delete();
-});
 
 function start(url: string, stop = new AbortController().signal, startupTimeoutMs = 60_000) {
   return startMessageQueue({ url, log, startupTimeoutMs, connectionName: 'early-start test', stop });

@@ -1,20 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as amqp from 'amqplib';
 import { createMqConnection, type MqConnection } from '../../../src/mq/connection';
 import { coalesceFrameWrites } from '../../../src/mq/frame-writes';
 import { createSilentLogger } from '../../../src/log';
-import { createTestVhost, type TestVhost } from '../../support/amqp';
+import { useTestVhost } from '../../support/amqp';
 
-let vh: TestVhost;
+const vh = useTestVhost();
 const log = createSilentLogger();
-
-beforeAll(async () => {
-  vh = await createTestVhost();
-});
-
-afterAll(async () => {
-  await vh?.delete();
-});
 
 interface CountedSocket {
   calls: { write: number; writev: number; frames: number };

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createMqConnection, type MqConnection } from '../../../src/mq/connection';
 import { startConsumer } from '../../../src/mq/consumer';
 import { buildEnvelope, parseEnvelope } from '../../../src/mq/messages';
@@ -11,24 +11,15 @@ import {
   countVhostConnections,
   createCapturingLogger,
   createTcpProxy,
-  createTestVhost,
   testBrokerHostPort,
   unusedPort,
+  useTestVhost,
   waitUntil,
   withHostPort,
-  type TestVhost,
 } from '../../support/amqp';
 
-let vh: TestVhost;
+const vh = useTestVhost();
 const log = createSilentLogger();
-
-beforeAll(async () => {
-  vh = await createTestVhost();
-});
-
-afterAll(async () => {
-  await vh?.delete();
-});
 
 function executionIdOf(body: Buffer): number {
   const r = parseEnvelope(body);
