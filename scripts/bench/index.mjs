@@ -8,7 +8,7 @@
 //   --issue-sizes  the issue's counts (throughput 5000, soak 20 000) — now also the default
 //   --levels    throughput concurrency levels (default 1,4,16), e.g. 16 for profiling
 //   --out DIR   where latest.json / latest.md go (default bench-results/, gitignored)
-//   --only      sections: detection,startup,overhead,throughput,heavy,soak,apipacks
+//   --only      sections: detection,startup,overhead,throughput,floor,heavy,soak,apipacks
 //   --agent     sea = the single executable (needs root: it runs from /opt/attune/agent inside a
 //               private mount namespace), node = `node dist/attune-agent.cjs`; auto = sea when
 //               dist/agent-linux-<arch>/attune-agent exists
@@ -37,6 +37,7 @@ import { createDatabase, createVhost, deleteVhost, dropDatabase, inSeaNamespace,
 import { buildRows, renderMarkdown } from './lib/report.mjs';
 import { progress, round } from './lib/util.mjs';
 import { benchDetection } from './sections/detection.mjs';
+import { benchFloor } from './sections/floor.mjs';
 import { benchStartup } from './sections/startup.mjs';
 import { benchOverhead } from './sections/overhead.mjs';
 import { benchThroughput } from './sections/throughput.mjs';
@@ -84,6 +85,7 @@ const SECTIONS = [
   ['startup', 'startup', benchStartup],
   ['overhead', 'overhead', benchOverhead],
   ['throughput', 'throughput', benchThroughput],
+  ['floor', 'floor', benchFloor],
   ['heavy', 'heavyOutput', benchHeavy],
   ['soak', 'soak', benchSoak],
   ['apipacks', 'apiPacks', benchApiPacks],
@@ -145,7 +147,7 @@ function parseArgs(argv) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.help) {
-    process.stdout.write('usage: node scripts/bench/index.mjs [--quick|--issue-sizes] [--levels 1,4,16] [--out DIR] [--only detection,startup,overhead,throughput,heavy,soak,apipacks] [--agent auto|sea|node] [--cpu-prof DIR] [--bundle FILE] [--node BIN] [--keep] [--soak-executions N] [--throughput-executions N] [--agent-env NAME=VALUE] [--agent-only] [--work-dir DIR]\n');
+    process.stdout.write('usage: node scripts/bench/index.mjs [--quick|--issue-sizes] [--levels 1,4,16] [--out DIR] [--only detection,startup,overhead,throughput,floor,heavy,soak,apipacks] [--agent auto|sea|node] [--cpu-prof DIR] [--bundle FILE] [--node BIN] [--keep] [--soak-executions N] [--throughput-executions N] [--agent-env NAME=VALUE] [--agent-only] [--work-dir DIR]\n');
     return 0;
   }
   const notes = [];

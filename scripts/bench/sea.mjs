@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { dirBytes } from '../build-sea.mjs';
+import { pinnedNodePath } from './lib/agent.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const INSTALL_DIR = '/opt/attune/agent';
@@ -107,8 +108,7 @@ export function measureSea({ runs = 20 } = {}) {
   const bundle = join(root, 'dist', 'attune-agent.cjs');
   if (!existsSync(join(distDir, 'attune-agent'))) throw new Error(`${distDir} missing: run npm run build:sea`);
   if (!existsSync(bundle)) throw new Error(`${bundle} missing: run npm run build`);
-  const node24 = join(process.env.ATTUNE_AGENT_CACHE_DIR || join(root, '.cache'), 'sea', `node-v${pkg.seaNode.version}-linux-${process.arch}`, 'node');
-  const args = { distDir, bundle, node24: existsSync(node24) ? node24 : null, runs };
+  const args = { distDir, bundle, node24: pinnedNodePath(root), runs };
   const r = spawnSync(
     'unshare',
     ['--mount', '--propagation', 'private', process.execPath, fileURLToPath(import.meta.url), '--inner', JSON.stringify(args)],

@@ -1,7 +1,7 @@
 // Starting and stopping the agent under test, and the "registered and consuming" condition:
 // the worker row is `active` AND worker.<id>.executions has a consumer.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { now, procMemory, sleep, stopProcess, suffix } from './util.mjs';
 
@@ -20,6 +20,16 @@ export function agentLauncher(root, { seaPath = null, cpuProfDir = null, bundle 
   }
   if (seaPath) return { kind: 'sea', argv: [seaPath], label: `single executable dist/agent-linux-${process.arch}/attune-agent (mounted at ${seaPath})` };
   return { kind: 'node', argv: [node, file], label: `node ${shown} (${nodeVersion})` };
+}
+
+/**
+ * The single executable's pinned Node binary as `npm run build:sea` caches it (its version from
+ * package.json `seaNode`), or null when it has not been fetched on this machine.
+ */
+export function pinnedNodePath(root, arch = process.arch) {
+  const { seaNode } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const bin = join(process.env.ATTUNE_AGENT_CACHE_DIR || join(root, '.cache'), 'sea', `node-v${seaNode.version}-linux-${arch}`, 'node');
+  return existsSync(bin) ? bin : null;
 }
 
 /** The environment every agent process gets: a clean base plus its configuration (ATTUNE__…). */

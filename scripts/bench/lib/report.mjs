@@ -63,6 +63,7 @@ export function buildRows(results, meta) {
     }
     for (const l of t.levels) rows.push(...cpuRows(l));
   } else rows.push(errorRow('4 throughput', t));
+  if (results.floor) rows.push(...floorRows(results.floor, t && !t.error ? t : null));
 
   const h = results.heavyOutput;
   if (h && !h.error) {
@@ -115,6 +116,27 @@ function cpuRows(l) {
     const text = `${rt.sqlStatementsPerExecution} SQL statements, ${rt.amqpPublishesPerExecution} publishes (${rt.statusChangedPerExecution} status + ${rt.completedPerExecution} completed)`;
     rows.push(row('4 throughput', `c=${l.concurrency}: round trips per execution (pg_stat_database transactions; messages received)`, l.executions, text, '—', { value: rt.sqlStatementsPerExecution, text: `${rt.sqlStatementsPerExecution} SQL` }));
   }
+  return rows;
+}
+
+/**
+ * issue 18: the skeleton consumer of scripts/bench/floor.mjs beside the agent at the same
+ * concurrency — the least CPU per execution any Node agent on pg and amqplib needs here.
+ */
+function floorRows(f, t) {
+  if (f.error) return [errorRow('4 throughput', f)];
+  const level = t?.levels.find((l) => l.concurrency === f.concurrency) ?? null;
+  const agentMs = level?.agentCpu?.agentMsPerExecution ?? null;
+  const vsAgent = (v) => (agentMs === null ? { value: null, text: '—' } : ratio(v, agentMs));
+  const agentText = agentMs === null ? '— (throughput not run)' : `${fmtMs2(agentMs)} (agent process)`;
+  const what = `claim UPDATE, spawn of the same noop.sh, batched terminal UPDATE, 3 confirmed publishes, ack; ${f.node} + pg + amqplib, nothing else`;
+  const w = f.withSpawn;
+  const wo = f.withoutSpawn;
+  const rows = [
+    row('4 throughput', `c=${f.concurrency}: floor: skeleton consumer's CPU per execution (${what}; peak RSS ${w.peakRssMiB} MiB)`, f.executions, `${fmtMs2(w.cpuMsPerExecution)} (${round(w.userMsPerExecution, 2)} + ${round(w.sysMsPerExecution, 2)})`, agentText, vsAgent(w.cpuMsPerExecution)),
+    row('4 throughput', `c=${f.concurrency}: floor without the spawn (the same skeleton, no process started)`, f.executions, fmtMs2(wo.cpuMsPerExecution), agentText, vsAgent(wo.cpuMsPerExecution)),
+  ];
+  if (level?.celeryPerSec) rows.push(row('4 throughput', `c=${f.concurrency}: floor: skeleton consumer's executions/s vs Celery (prefork ${f.concurrency})`, f.executions, fmtRate(w.perSec), fmtRate(level.celeryPerSec), ratio(w.perSec, level.celeryPerSec)));
   return rows;
 }
 

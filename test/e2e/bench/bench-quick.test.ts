@@ -63,7 +63,7 @@ describe('npm run bench -- --quick', () => {
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   it('exits 0 with no failed section', () => {
-    const failed = ['detection', 'startup', 'overhead', 'throughput', 'heavyOutput', 'soak'].filter((k) => doc[k]?.error).map((k) => `${k}: ${doc[k].error}`);
+    const failed = ['detection', 'startup', 'overhead', 'throughput', 'floor', 'heavyOutput', 'soak'].filter((k) => doc[k]?.error).map((k) => `${k}: ${doc[k].error}`);
     expect(failed).toEqual([]);
     expect(run.code, run.stderr.slice(-4000)).toBe(0);
   });
@@ -123,6 +123,22 @@ describe('npm run bench -- --quick', () => {
     }
   });
 
+  it('floor: the skeleton consumer ran at the highest level with and without its spawn, on the agent\'s Node', () => {
+    const f = doc.floor;
+    expect(f.concurrency).toBe(16);
+    expect(f.node).toMatch(/^v\d+\./);
+    for (const c of [f.withSpawn, f.withoutSpawn]) {
+      expect(c.executions).toBe(doc.throughput.executions);
+      positive(c.cpuMsPerExecution);
+      positive(c.perSec);
+      positive(c.peakRssMiB);
+    }
+    expect(f.withSpawn.spawn).toBe(true);
+    expect(f.withoutSpawn.spawn).toBe(false);
+    // A fork, an exec and three pipes per execution cost the parent more than none.
+    expect(f.withSpawn.cpuMsPerExecution).toBeGreaterThan(f.withoutSpawn.cpuMsPerExecution);
+  });
+
   it('heavy output: agent and cat wall times, ratio and the agent peak RSS', () => {
     const h = doc.heavyOutput;
     positive(h.bytes);
@@ -160,8 +176,9 @@ describe('npm run bench -- --quick', () => {
     expect(md).toContain(doc.meta.agentLabel);
     const rows = doc.rows as Json[];
     // 3 detection + 4 start-up + 3 overhead + 6 throughput + 3 × 5 CPU/round-trip rows + 2 heavy
-    // + 2 soak (single samples, floors) + 4 API packs (p50/p95 of cold vs warm, object vs volume)
-    expect(rows).toHaveLength(39);
+    // + 3 floor (with and without the spawn, vs Celery) + 2 soak (single samples, floors)
+    // + 4 API packs (p50/p95 of cold vs warm, object vs volume)
+    expect(rows).toHaveLength(42);
     expect(rows.map((r) => r.target)).toEqual(expect.arrayContaining(['≤ 70 MiB', '< +5 %']));
     for (const r of rows) expect(r.measure).not.toMatch(/^(failed|not run)/);
     expect(rows.filter((r) => r.target !== '—').every((r) => typeof r.met === 'boolean')).toBe(true);

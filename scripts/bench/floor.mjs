@@ -1,0 +1,232 @@
+#!/usr/bin/env node
+// Micro-benchmark: the least CPU any Node agent built on pg and amqplib spends per execution —
+// the floor under the "agent CPU per execution" row of `npm run bench` (issue 18).
+//
+//   node scripts/bench/floor.mjs [--executions N] [--concurrency 1,16] [--node BIN]
+//                                [--v8-options "--max-semi-space-size=2"] [--json]
+//
+// A skeleton consumer (run by the Node under test, --node, default this one) does only what an
+// execution cannot do without, with the same libraries as the agent: take one message (prefetch
+// = concurrency), one prepared UPDATE … RETURNING to claim a row, spawn `/bin/bash noop.sh`
+// the way src/execution/run.ts does (own process group, three pipes, parameters on stdin,
+// stdout/stderr read to EOF), one terminal UPDATE (batched across executions that finish while
+// one is in flight, as the agent does), three publishes on a confirm channel (two status changes
+// and the completion), then the ack. No logging, no log-stream rows or files, no journal, no
+// redaction, no secrets, no upstream schema or triggers: less than the agent must do, so its
+// CPU is a lower bound. Each case also runs with the spawn left out (`spawn: no`). CPU is the
+// skeleton's own utime+stime (process.cpuUsage(), all threads, children excluded) from the
+// first message to the last ack, divided by the executions. The skeleton runs with the agent's
+// V8 options (sea-config.json `execArgv`): the size of the young generation sets what each fork
+// copies.
+//
+// Run alone it creates and drops a database and uses the default vhost (ATTUNE_BENCH_PG_URL,
+// ATTUNE_BENCH_AMQP_URL as in `npm run bench`); `npm run bench` runs it as its `floor` section.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import amqp from 'amqplib';
+import pg from 'pg';
+import { NOOP_SCRIPT } from './lib/harness.mjs';
+import { amqpBaseUrl, pgBaseUrl } from './lib/infra.mjs';
+
+const self = fileURLToPath(import.meta.url);
+/** The V8 options the agent runs with (sea-config.json `execArgv`; the plain bundle adds the same). */
+const AGENT_EXEC_ARGV = JSON.parse(readFileSync(join(dirname(self), '..', '..', 'sea-config.json'), 'utf8')).execArgv ?? [];
+
+function parseArgs(argv) {
+  const o = { executions: 4000, concurrency: [1, 16], node: process.execPath, execArgv: AGENT_EXEC_ARGV, json: false, child: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = () => argv[++i];
+    if (a === '--executions') o.executions = Number(v());
+    else if (a === '--concurrency') o.concurrency = v().split(',').map(Number);
+    else if (a === '--node') o.node = v();
+    else if (a === '--v8-options') o.execArgv = v().split(/\s+/).filter(Boolean);
+    else if (a === '--json') o.json = true;
+    else if (a === '--child') o.child = JSON.parse(v());
+    else throw new Error(`unknown argument ${a}`);
+  }
+  return o;
+}
+
+const CLAIM = 'UPDATE floor_execution SET status = $2, started = now() WHERE id = $1 AND status = $3 RETURNING id, action_ref, config, status, started, created';
+const COMPLETE =
+  'UPDATE floor_execution e SET status = $3, result = u.result, updated = now() FROM unnest($1::bigint[], $2::jsonb[]) AS u(id, result) WHERE e.id = u.id';
+
+/** Terminal UPDATEs: one statement for all that finish while another is in flight. */
+function completer(pool) {
+  let waiting = [];
+  let inFlight = false;
+  const flush = async () => {
+    if (inFlight || waiting.length === 0) return;
+    inFlight = true;
+    const batch = waiting;
+    waiting = [];
+    await pool.query({ name: 'complete', text: COMPLETE, values: [batch.map((b) => b.id), batch.map((b) => b.result), 'completed'] });
+    inFlight = false;
+    for (const b of batch) b.done();
+    void flush();
+  };
+  return (id, result) => new Promise((done) => {
+    waiting.push({ id, result, done });
+    void flush();
+  });
+}
+
+function runAction(script, params) {
+  return new Promise((resolve, reject) => {
+    const c = spawn('/bin/bash', [script], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin', ATTUNE_EXEC_ID: String(params.id) }, shell: false });
+    const out = [];
+    const err = [];
+    c.once('error', reject);
+    c.stdout.on('data', (d) => out.push(d));
+    c.stderr.on('data', (d) => err.push(d));
+    c.stdin.end(`${JSON.stringify(params)}\n`);
+    c.once('close', (code) => resolve({ exit_code: code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), succeeded: code === 0 }));
+  });
+}
+
+/** The skeleton (in its own process): consume `executions` messages, print its CPU as JSON. */
+async function skeleton({ databaseUrl, amqpUrl, queue, exchange, executions, concurrency, withSpawn, script }) {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: Math.min(concurrency, 8) });
+  const conn = await amqp.connect(amqpUrl);
+  const ch = await conn.createChannel();
+  const pub = await conn.createConfirmChannel();
+  await ch.prefetch(concurrency);
+  const complete = completer(pool);
+  const publish = (key, body) => new Promise((resolve, reject) => pub.publish(exchange, key, Buffer.from(JSON.stringify(body)), { persistent: true, contentType: 'application/json' }, (e) => (e ? reject(e) : resolve())));
+  let done = 0;
+  let c0 = null;
+  let t0 = 0;
+  const finished = new Promise((resolve, reject) => {
+    const handle = async (msg) => {
+      if (c0 === null) {
+        c0 = process.cpuUsage();
+        t0 = performance.now();
+      }
+      const { execution_id: id } = JSON.parse(msg.content.toString());
+      const { rows } = await pool.query({ name: 'claim', text: CLAIM, values: [id, 'running', 'scheduled'] });
+      if (rows.length !== 1) throw new Error(`execution ${id} not claimed`);
+      const running = publish('execution.status.changed', { execution_id: id, status: 'running' });
+      const result = withSpawn ? await runAction(script, { id, ...rows[0].config }) : { exit_code: 0, stdout: '', stderr: '', succeeded: true };
+      await complete(id, JSON.stringify(result));
+      await Promise.all([running, publish('execution.status.changed', { execution_id: id, status: 'completed' }), publish('execution.completed', { execution_id: id, status: 'completed', result })]);
+      ch.ack(msg);
+      if (++done === executions) resolve();
+    };
+    ch.consume(queue, (msg) => handle(msg).catch(reject));
+  });
+  await finished;
+  const wallMs = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  const hwm = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  await conn.close();
+  await pool.end();
+  return { cpuMs: (c.user + c.system) / 1000, userMs: c.user / 1000, sysMs: c.system / 1000, wallMs, peakRssMiB: hwm ? Number(hwm[1]) / 1024 : null };
+}
+
+function runChild(node, execArgv, spec) {
+  return new Promise((resolve, reject) => {
+    const c = spawn(node, [...execArgv, self, '--child', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`skeleton ${JSON.stringify(spec)} exited ${code}`))));
+  });
+}
+
+/** Fresh rows and a fresh, full queue for one case; the skeleton then drains it. */
+async function prepareCase(db, ch, queue, executions) {
+  await ch.assertQueue(queue, { durable: true });
+  await db.query('TRUNCATE floor_execution');
+  await db.query("INSERT INTO floor_execution (id, action_ref, config, status) SELECT g, 'bench.noop', '{\"n\": 1}', 'scheduled' FROM generate_series(1, $1) g", [executions]);
+  for (let id = 1; id <= executions; id++) ch.sendToQueue(queue, Buffer.from(JSON.stringify({ execution_id: id })), { persistent: true });
+  await ch.waitForConfirms();
+}
+
+const perExecution = (ms, n) => +(ms / n).toFixed(3);
+
+/**
+ * The skeleton at each concurrency, with and without its spawn. Makes (and drops) the table
+ * `floor_execution` in `databaseUrl`, and a queue per case and an exchange in `amqpUrl`'s vhost.
+ */
+export async function measureFloor({ node, execArgv = AGENT_EXEC_ARGV, databaseUrl, amqpUrl, executions, concurrencies, script }) {
+  const tag = randomBytes(4).toString('hex');
+  const queue = `attune-floor-${tag}`;
+  const exchange = `attune-floor-${tag}`;
+  const db = new pg.Client({ connectionString: databaseUrl });
+  const conn = await amqp.connect(amqpUrl);
+  const rows = [];
+  try {
+    await db.connect();
+    await db.query('CREATE TABLE floor_execution (id bigint PRIMARY KEY, action_ref text NOT NULL, config jsonb, status text NOT NULL, result jsonb, started timestamptz, created timestamptz NOT NULL DEFAULT now(), updated timestamptz)');
+    const ch = await conn.createConfirmChannel();
+    await ch.assertExchange(exchange, 'topic', { durable: false });
+    for (const concurrency of concurrencies) {
+      for (const withSpawn of [true, false]) {
+        const caseQueue = `${queue}-${rows.length}`;
+        await prepareCase(db, ch, caseQueue, executions);
+        const r = await runChild(node, execArgv, { databaseUrl, amqpUrl, queue: caseQueue, exchange, executions, concurrency, withSpawn, script });
+        await ch.deleteQueue(caseQueue);
+        rows.push({ concurrency, spawn: withSpawn, executions, cpuMsPerExecution: perExecution(r.cpuMs, executions), userMsPerExecution: perExecution(r.userMs, executions), sysMsPerExecution: perExecution(r.sysMs, executions), perSec: Math.round(executions / (r.wallMs / 1000)), peakRssMiB: r.peakRssMiB === null ? null : +r.peakRssMiB.toFixed(1) });
+      }
+    }
+    await ch.deleteExchange(exchange);
+  } finally {
+    await conn.close().catch(() => undefined);
+    await db.query('DROP TABLE IF EXISTS floor_execution').catch(() => undefined);
+    await db.end().catch(() => undefined);
+  }
+  return rows;
+}
+
+/** `process.version` of a Node binary. */
+export function nodeVersionOf(node) {
+  return new Promise((resolve) => {
+    const c = spawn(node, ['-p', 'process.version'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let s = '';
+    c.stdout.on('data', (d) => (s += d));
+    c.on('close', () => resolve(s.trim()));
+  });
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  if (o.child) {
+    process.stdout.write(JSON.stringify(await skeleton(o.child)));
+    return;
+  }
+  const database = `attune_floor_${randomBytes(4).toString('hex')}`;
+  const pgBase = pgBaseUrl();
+  const dir = mkdtempSync(join(tmpdir(), 'attune-floor-'));
+  const script = join(dir, 'noop.sh');
+  writeFileSync(script, NOOP_SCRIPT);
+  const admin = new pg.Client({ connectionString: `${pgBase}/postgres` });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  let rows;
+  try {
+    rows = await measureFloor({ node: o.node, execArgv: o.execArgv, databaseUrl: `${pgBase}/${database}`, amqpUrl: amqpBaseUrl(), executions: o.executions, concurrencies: o.concurrency, script });
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const version = await nodeVersionOf(o.node);
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify({ node: version, execArgv: o.execArgv, rows }, null, 2)}\n`);
+    return;
+  }
+  process.stdout.write(`skeleton consumer (pg + amqplib), ${version} ${o.execArgv.join(' ')}, ${o.executions} executions per case\n\n`);
+  process.stdout.write('| c | spawn | skeleton CPU ms/execution (user+sys) | executions/s | peak RSS MiB |\n|---:|---|---:|---:|---:|\n');
+  for (const r of rows) process.stdout.write(`| ${r.concurrency} | ${r.spawn ? 'yes' : 'no'} | ${r.cpuMsPerExecution} (${r.userMsPerExecution}+${r.sysMsPerExecution}) | ${r.perSec} | ${r.peakRssMiB ?? '—'} |\n`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((e) => {
+    process.stderr.write(`floor failed: ${e instanceof Error ? e.stack : e}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,19 @@
+// 4b. Floor: the CPU per execution of a skeleton consumer that does only what an execution
+// cannot do without (scripts/bench/floor.mjs), with the agent's runtime and libraries, at the
+// highest throughput level — what no Node agent built on pg and amqplib goes below here.
+import { pinnedNodePath } from '../lib/agent.mjs';
+import { measureFloor, nodeVersionOf } from '../floor.mjs';
+import { progress } from '../lib/util.mjs';
+import { CONCURRENCY } from './throughput.mjs';
+
+export async function benchFloor(ctx) {
+  // The agent's own Node: the single executable's pinned one, or the binary running the bundle.
+  const node = ctx.agent.kind === 'sea' ? pinnedNodePath(ctx.root) : ctx.agent.argv[0];
+  if (node === null) throw new Error("the single executable's pinned Node is not in .cache/sea (run npm run build:sea)");
+  const concurrency = Math.max(...(ctx.levels ?? CONCURRENCY));
+  const executions = ctx.sizes.throughputExecutions;
+  const version = await nodeVersionOf(node);
+  progress(`floor: skeleton consumer on ${version}, c=${concurrency}, ${executions} executions with and without the spawn`);
+  const cases = await measureFloor({ node, databaseUrl: ctx.databaseUrl, amqpUrl: ctx.amqpUrl, executions, concurrencies: [concurrency], script: ctx.pack.noopScript });
+  return { node: version, concurrency, executions, withSpawn: cases.find((c) => c.spawn), withoutSpawn: cases.find((c) => !c.spawn) };
+}
