@@ -17,10 +17,13 @@
 // skeleton's own utime+stime (process.cpuUsage(), all threads, children excluded) from the
 // first message to the last ack, divided by the executions. The skeleton runs with the agent's
 // V8 options (sea-config.json `execArgv`): the size of the young generation sets what each fork
-// copies.
+// copies. PostgreSQL's CPU is that of the database's backends over the same window: the floor
+// for the two writes on a plain table and, in `npm run bench`, on upstream's `execution` table
+// with its triggers and indexes (the writes upstream's own worker makes per execution).
 //
-// Run alone it creates and drops a database and uses the default vhost (ATTUNE_BENCH_PG_URL,
-// ATTUNE_BENCH_AMQP_URL as in `npm run bench`); `npm run bench` runs it as its `floor` section.
+// Run alone it creates and drops a database (plain table only) and uses the default vhost
+// (ATTUNE_BENCH_PG_URL, ATTUNE_BENCH_AMQP_URL as in `npm run bench`); `npm run bench` runs it
+// as its `floor` section, on the bench's database and vhost.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +34,7 @@ import amqp from 'amqplib';
 import pg from 'pg';
 import { NOOP_SCRIPT } from './lib/harness.mjs';
 import { amqpBaseUrl, pgBaseUrl } from './lib/infra.mjs';
+import { pgBackendsCpu } from './lib/util.mjs';
 
 const self = fileURLToPath(import.meta.url);
 /** The V8 options the agent runs with (sea-config.json `execArgv`; the plain bundle adds the same). */
@@ -52,12 +56,25 @@ function parseArgs(argv) {
   return o;
 }
 
-const CLAIM = 'UPDATE floor_execution SET status = $2, started = now() WHERE id = $1 AND status = $3 RETURNING id, action_ref, config, status, started, created';
-const COMPLETE =
-  'UPDATE floor_execution e SET status = $3, result = u.result, updated = now() FROM unnest($1::bigint[], $2::jsonb[]) AS u(id, result) WHERE e.id = u.id';
+/**
+ * The two writes per execution. `plain`: a table of its own without triggers or indexes beyond
+ * its key. `upstream`: upstream's `execution` table with its triggers (history, NOTIFY) and
+ * indexes, written as upstream's worker writes it (spec 04 §5: mark running, terminal UPDATE;
+ * the terminal one batched here as the agent batches it).
+ */
+const STATEMENTS = {
+  plain: {
+    claim: 'UPDATE floor_execution SET status = $2, started = now() WHERE id = $1 AND status = $3 RETURNING id, action_ref, config, status, started, created',
+    complete: 'UPDATE floor_execution e SET status = $3, result = u.result, updated = now() FROM unnest($1::bigint[], $2::jsonb[]) AS u(id, result) WHERE e.id = u.id',
+  },
+  upstream: {
+    claim: 'UPDATE execution SET status = $2, started_at = now(), updated = now() WHERE id = $1 AND status = $3 RETURNING *',
+    complete: 'UPDATE execution e SET status = $3, result = u.result, updated = now() FROM unnest($1::bigint[], $2::jsonb[]) AS u(id, result) WHERE e.id = u.id',
+  },
+};
 
 /** Terminal UPDATEs: one statement for all that finish while another is in flight. */
-function completer(pool) {
+function completer(pool, COMPLETE) {
   let waiting = [];
   let inFlight = false;
   const flush = async () => {
@@ -90,21 +107,26 @@ function runAction(script, params) {
 }
 
 /** The skeleton (in its own process): consume `executions` messages, print its CPU as JSON. */
-async function skeleton({ databaseUrl, amqpUrl, queue, exchange, executions, concurrency, withSpawn, script }) {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: Math.min(concurrency, 8) });
+async function skeleton({ databaseUrl, amqpUrl, queue, exchange, executions, concurrency, withSpawn, script, schema, searchPath }) {
+  const { claim: CLAIM, complete: COMPLETE } = STATEMENTS[schema];
+  const dbName = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+  // search_path as a start-up option, as the agent sets it (spec 04 §1.1), for upstream's tables.
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: Math.min(concurrency, 8), ...(searchPath ? { options: `-c search_path=${searchPath}` } : {}) });
   const conn = await amqp.connect(amqpUrl);
   const ch = await conn.createChannel();
   const pub = await conn.createConfirmChannel();
   await ch.prefetch(concurrency);
-  const complete = completer(pool);
+  const complete = completer(pool, COMPLETE);
   const publish = (key, body) => new Promise((resolve, reject) => pub.publish(exchange, key, Buffer.from(JSON.stringify(body)), { persistent: true, contentType: 'application/json' }, (e) => (e ? reject(e) : resolve())));
   let done = 0;
   let c0 = null;
+  let pg0 = 0;
   let t0 = 0;
   const finished = new Promise((resolve, reject) => {
     const handle = async (msg) => {
       if (c0 === null) {
         c0 = process.cpuUsage();
+        pg0 = pgBackendsCpu(dbName);
         t0 = performance.now();
       }
       const { execution_id: id } = JSON.parse(msg.content.toString());
@@ -122,10 +144,12 @@ async function skeleton({ databaseUrl, amqpUrl, queue, exchange, executions, con
   await finished;
   const wallMs = performance.now() - t0;
   const c = process.cpuUsage(c0);
+  // The pool's backends (and the idle ones of this database) before they exit with pool.end().
+  const postgresMs = pgBackendsCpu(dbName) - pg0;
   const hwm = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
   await conn.close();
   await pool.end();
-  return { cpuMs: (c.user + c.system) / 1000, userMs: c.user / 1000, sysMs: c.system / 1000, wallMs, peakRssMiB: hwm ? Number(hwm[1]) / 1024 : null };
+  return { cpuMs: (c.user + c.system) / 1000, userMs: c.user / 1000, sysMs: c.system / 1000, postgresMs, wallMs, peakRssMiB: hwm ? Number(hwm[1]) / 1024 : null };
 }
 
 function runChild(node, execArgv, spec) {
@@ -137,40 +161,64 @@ function runChild(node, execArgv, spec) {
   });
 }
 
-/** Fresh rows and a fresh, full queue for one case; the skeleton then drains it. */
-async function prepareCase(db, ch, queue, executions) {
+/** A fresh, full queue for one case: one message per execution id; the skeleton drains it. */
+async function fillQueue(ch, queue, ids) {
   await ch.assertQueue(queue, { durable: true });
+  for (const id of ids) ch.sendToQueue(queue, Buffer.from(JSON.stringify({ execution_id: id })), { persistent: true });
+  await ch.waitForConfirms();
+}
+
+/** `executions` fresh `scheduled` rows of the plain table, ids 1..executions. */
+async function plainRows(db, executions) {
   await db.query('TRUNCATE floor_execution');
   await db.query("INSERT INTO floor_execution (id, action_ref, config, status) SELECT g, 'bench.noop', '{\"n\": 1}', 'scheduled' FROM generate_series(1, $1) g", [executions]);
-  for (let id = 1; id <= executions; id++) ch.sendToQueue(queue, Buffer.from(JSON.stringify({ execution_id: id })), { persistent: true });
-  await ch.waitForConfirms();
+  return Array.from({ length: executions }, (_, i) => i + 1);
 }
 
 const perExecution = (ms, n) => +(ms / n).toFixed(3);
 
 /**
- * The skeleton at each concurrency, with and without its spawn. Makes (and drops) the table
+ * The skeleton at each concurrency: on the plain table with and without its spawn and, when
+ * `upstreamRows(n)` is given (it creates n `scheduled` rows of upstream's `execution` table and
+ * returns their ids; `searchPath` finds the table), on upstream's table with the spawn. Makes (and drops) the table
  * `floor_execution` in `databaseUrl`, and a queue per case and an exchange in `amqpUrl`'s vhost.
  */
-export async function measureFloor({ node, execArgv = AGENT_EXEC_ARGV, databaseUrl, amqpUrl, executions, concurrencies, script }) {
+export async function measureFloor({ node, execArgv = AGENT_EXEC_ARGV, databaseUrl, amqpUrl, executions, concurrencies, script, upstreamRows = null, searchPath = null }) {
   const tag = randomBytes(4).toString('hex');
   const queue = `attune-floor-${tag}`;
   const exchange = `attune-floor-${tag}`;
   const db = new pg.Client({ connectionString: databaseUrl });
   const conn = await amqp.connect(amqpUrl);
   const rows = [];
+  const cases = [
+    { schema: 'plain', withSpawn: true },
+    { schema: 'plain', withSpawn: false },
+    ...(upstreamRows ? [{ schema: 'upstream', withSpawn: true }] : []),
+  ];
   try {
     await db.connect();
     await db.query('CREATE TABLE floor_execution (id bigint PRIMARY KEY, action_ref text NOT NULL, config jsonb, status text NOT NULL, result jsonb, started timestamptz, created timestamptz NOT NULL DEFAULT now(), updated timestamptz)');
     const ch = await conn.createConfirmChannel();
     await ch.assertExchange(exchange, 'topic', { durable: false });
     for (const concurrency of concurrencies) {
-      for (const withSpawn of [true, false]) {
+      for (const { schema, withSpawn } of cases) {
         const caseQueue = `${queue}-${rows.length}`;
-        await prepareCase(db, ch, caseQueue, executions);
-        const r = await runChild(node, execArgv, { databaseUrl, amqpUrl, queue: caseQueue, exchange, executions, concurrency, withSpawn, script });
+        const ids = schema === 'plain' ? await plainRows(db, executions) : await upstreamRows(executions);
+        await fillQueue(ch, caseQueue, ids);
+        const r = await runChild(node, execArgv, { databaseUrl, amqpUrl, queue: caseQueue, exchange, executions, concurrency, withSpawn, script, schema, searchPath: schema === 'upstream' ? searchPath : null });
         await ch.deleteQueue(caseQueue);
-        rows.push({ concurrency, spawn: withSpawn, executions, cpuMsPerExecution: perExecution(r.cpuMs, executions), userMsPerExecution: perExecution(r.userMs, executions), sysMsPerExecution: perExecution(r.sysMs, executions), perSec: Math.round(executions / (r.wallMs / 1000)), peakRssMiB: r.peakRssMiB === null ? null : +r.peakRssMiB.toFixed(1) });
+        rows.push({
+          concurrency,
+          schema,
+          spawn: withSpawn,
+          executions,
+          cpuMsPerExecution: perExecution(r.cpuMs, executions),
+          userMsPerExecution: perExecution(r.userMs, executions),
+          sysMsPerExecution: perExecution(r.sysMs, executions),
+          postgresMsPerExecution: perExecution(r.postgresMs, executions),
+          perSec: Math.round(executions / (r.wallMs / 1000)),
+          peakRssMiB: r.peakRssMiB === null ? null : +r.peakRssMiB.toFixed(1),
+        });
       }
     }
     await ch.deleteExchange(exchange);
@@ -220,8 +268,8 @@ async function main() {
     return;
   }
   process.stdout.write(`skeleton consumer (pg + amqplib), ${version} ${o.execArgv.join(' ')}, ${o.executions} executions per case\n\n`);
-  process.stdout.write('| c | spawn | skeleton CPU ms/execution (user+sys) | executions/s | peak RSS MiB |\n|---:|---|---:|---:|---:|\n');
-  for (const r of rows) process.stdout.write(`| ${r.concurrency} | ${r.spawn ? 'yes' : 'no'} | ${r.cpuMsPerExecution} (${r.userMsPerExecution}+${r.sysMsPerExecution}) | ${r.perSec} | ${r.peakRssMiB ?? '—'} |\n`);
+  process.stdout.write('| c | table | spawn | skeleton CPU ms/execution (user+sys) | PostgreSQL ms/execution | executions/s | peak RSS MiB |\n|---:|---|---|---:|---:|---:|---:|\n');
+  for (const r of rows) process.stdout.write(`| ${r.concurrency} | ${r.schema} | ${r.spawn ? 'yes' : 'no'} | ${r.cpuMsPerExecution} (${r.userMsPerExecution}+${r.sysMsPerExecution}) | ${r.postgresMsPerExecution} | ${r.perSec} | ${r.peakRssMiB ?? '—'} |\n`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -136,6 +136,12 @@ function floorRows(f, t) {
     row('4 throughput', `c=${f.concurrency}: floor: skeleton consumer's CPU per execution (${what}; peak RSS ${w.peakRssMiB} MiB)`, f.executions, `${fmtMs2(w.cpuMsPerExecution)} (${round(w.userMsPerExecution, 2)} + ${round(w.sysMsPerExecution, 2)})`, agentText, vsAgent(w.cpuMsPerExecution)),
     row('4 throughput', `c=${f.concurrency}: floor without the spawn (the same skeleton, no process started)`, f.executions, fmtMs2(wo.cpuMsPerExecution), agentText, vsAgent(wo.cpuMsPerExecution)),
   ];
+  const pgMs = level?.agentCpu?.postgresMsPerExecution ?? null;
+  const pgText = pgMs === null ? '— (throughput not run)' : `${fmtMs2(pgMs)} (agent's executions)`;
+  const vsPg = (v) => (pgMs === null ? { value: null, text: '—' } : ratio(v, pgMs));
+  rows.push(row('4 throughput', `c=${f.concurrency}: floor: PostgreSQL CPU per execution for the skeleton's two writes on a plain table (backends of the bench database)`, f.executions, fmtMs2(w.postgresMsPerExecution), pgText, vsPg(w.postgresMsPerExecution)));
+  const u = f.upstreamTable;
+  if (u) rows.push(row('4 throughput', `c=${f.concurrency}: floor: PostgreSQL CPU per execution for the same two writes on upstream's \`execution\` (its triggers and indexes; mark running + terminal UPDATE as upstream's worker writes them)`, f.executions, fmtMs2(u.postgresMsPerExecution), pgText, vsPg(u.postgresMsPerExecution)));
   if (level?.celeryPerSec) rows.push(row('4 throughput', `c=${f.concurrency}: floor: skeleton consumer's executions/s vs Celery (prefork ${f.concurrency})`, f.executions, fmtRate(w.perSec), fmtRate(level.celeryPerSec), ratio(w.perSec, level.celeryPerSec)));
   return rows;
 }

@@ -1,8 +1,10 @@
 // 4b. Floor: the CPU per execution of a skeleton consumer that does only what an execution
 // cannot do without (scripts/bench/floor.mjs), with the agent's runtime and libraries, at the
-// highest throughput level — what no Node agent built on pg and amqplib goes below here.
+// highest throughput level — what no Node agent built on pg and amqplib goes below here — and
+// PostgreSQL's CPU for the same two writes on a plain table and on upstream's `execution`.
 import { pinnedNodePath } from '../lib/agent.mjs';
 import { measureFloor, nodeVersionOf } from '../floor.mjs';
+import { NOOP_ACTION } from '../lib/harness.mjs';
 import { progress } from '../lib/util.mjs';
 import { CONCURRENCY } from './throughput.mjs';
 
@@ -13,7 +15,10 @@ export async function benchFloor(ctx) {
   const concurrency = Math.max(...(ctx.levels ?? CONCURRENCY));
   const executions = ctx.sizes.throughputExecutions;
   const version = await nodeVersionOf(node);
-  progress(`floor: skeleton consumer on ${version}, c=${concurrency}, ${executions} executions with and without the spawn`);
-  const cases = await measureFloor({ node, databaseUrl: ctx.databaseUrl, amqpUrl: ctx.amqpUrl, executions, concurrencies: [concurrency], script: ctx.pack.noopScript });
-  return { node: version, concurrency, executions, withSpawn: cases.find((c) => c.spawn), withoutSpawn: cases.find((c) => !c.spawn) };
+  progress(`floor: skeleton consumer on ${version}, c=${concurrency}, ${executions} executions with and without the spawn, and on upstream's execution table`);
+  // Upstream's `execution` rows as the executor creates them (pinned, with their snapshot).
+  const upstreamRows = async (n) => (await ctx.harness.createExecutions(NOOP_ACTION, null, n)).map((e) => e.id);
+  const cases = await measureFloor({ node, databaseUrl: ctx.databaseUrl, amqpUrl: ctx.amqpUrl, executions, concurrencies: [concurrency], script: ctx.pack.noopScript, upstreamRows, searchPath: `${ctx.harness.cp.schema},public` });
+  const find = (schema, spawn) => cases.find((c) => c.schema === schema && c.spawn === spawn);
+  return { node: version, concurrency, executions, withSpawn: find('plain', true), withoutSpawn: find('plain', false), upstreamTable: find('upstream', true) };
 }

@@ -123,7 +123,7 @@ describe('npm run bench -- --quick', () => {
     }
   });
 
-  it('floor: the skeleton consumer ran at the highest level with and without its spawn, on the agent\'s Node', () => {
+  it('floor: the skeleton consumer ran at the highest level with and without its spawn and on upstream\'s table, on the agent\'s Node', () => {
     const f = doc.floor;
     expect(f.concurrency).toBe(16);
     expect(f.node).toMatch(/^v\d+\./);
@@ -135,6 +135,11 @@ describe('npm run bench -- --quick', () => {
     }
     expect(f.withSpawn.spawn).toBe(true);
     expect(f.withoutSpawn.spawn).toBe(false);
+    expect([f.withSpawn.schema, f.withoutSpawn.schema, f.upstreamTable.schema]).toEqual(['plain', 'plain', 'upstream']);
+    // PostgreSQL's CPU (10 ms clock ticks: a plain table's share of 60 executions can read 0).
+    num(f.withSpawn.postgresMsPerExecution);
+    positive(f.upstreamTable.postgresMsPerExecution);
+    positive(f.upstreamTable.cpuMsPerExecution);
     // A fork, an exec and three pipes per execution cost the parent more than none.
     expect(f.withSpawn.cpuMsPerExecution).toBeGreaterThan(f.withoutSpawn.cpuMsPerExecution);
   });
@@ -176,9 +181,10 @@ describe('npm run bench -- --quick', () => {
     expect(md).toContain(doc.meta.agentLabel);
     const rows = doc.rows as Json[];
     // 3 detection + 4 start-up + 3 overhead + 6 throughput + 3 × 5 CPU/round-trip rows + 2 heavy
-    // + 3 floor (with and without the spawn, vs Celery) + 2 soak (single samples, floors)
-    // + 4 API packs (p50/p95 of cold vs warm, object vs volume)
-    expect(rows).toHaveLength(42);
+    // + 5 floor (CPU with and without the spawn, PostgreSQL on a plain and on upstream's table,
+    // vs Celery) + 2 soak (single samples, floors) + 4 API packs (p50/p95 of cold vs warm, object
+    // vs volume)
+    expect(rows).toHaveLength(44);
     expect(rows.map((r) => r.target)).toEqual(expect.arrayContaining(['≤ 70 MiB', '< +5 %']));
     for (const r of rows) expect(r.measure).not.toMatch(/^(failed|not run)/);
     expect(rows.filter((r) => r.target !== '—').every((r) => typeof r.met === 'boolean')).toBe(true);
