@@ -168,6 +168,8 @@ async function fillQueue(ch, queue, ids) {
   await ch.waitForConfirms();
 }
 
+const PLAIN_TABLE = 'CREATE TABLE floor_execution (id bigint PRIMARY KEY, action_ref text NOT NULL, config jsonb, status text NOT NULL, result jsonb, started timestamptz, created timestamptz NOT NULL DEFAULT now(), updated timestamptz)';
+
 /** `executions` fresh `scheduled` rows of the plain table, ids 1..executions. */
 async function plainRows(db, executions) {
   await db.query('TRUNCATE floor_execution');
@@ -197,7 +199,7 @@ export async function measureFloor({ node, execArgv = AGENT_EXEC_ARGV, databaseU
   ];
   try {
     await db.connect();
-    await db.query('CREATE TABLE floor_execution (id bigint PRIMARY KEY, action_ref text NOT NULL, config jsonb, status text NOT NULL, result jsonb, started timestamptz, created timestamptz NOT NULL DEFAULT now(), updated timestamptz)');
+    await db.query(PLAIN_TABLE);
     const ch = await conn.createConfirmChannel();
     await ch.assertExchange(exchange, 'topic', { durable: false });
     for (const concurrency of concurrencies) {
@@ -228,6 +230,59 @@ export async function measureFloor({ node, execArgv = AGENT_EXEC_ARGV, databaseU
     await db.end().catch(() => undefined);
   }
   return rows;
+}
+
+/**
+ * The skeleton one execution at a time (prefetch 1): each message is published (confirmed) only
+ * after the completion of the one before has arrived here, as the bench's overhead section
+ * drives the agent. Returns the `runs` latencies after `warmup` (ms, publish → completion),
+ * on upstream's table when `upstreamRows` is given, else on the plain one, with the spawn.
+ * `between(counted)` runs after each execution (a baseline measured under the same load).
+ */
+export async function measureSequentialFloor({ node, execArgv = AGENT_EXEC_ARGV, databaseUrl, amqpUrl, runs, warmup, script, upstreamRows = null, searchPath = null, between = null }) {
+  const tag = randomBytes(4).toString('hex');
+  const queue = `attune-floor-seq-${tag}`;
+  const exchange = `attune-floor-seq-${tag}`;
+  const schema = upstreamRows ? 'upstream' : 'plain';
+  const db = new pg.Client({ connectionString: databaseUrl });
+  const conn = await amqp.connect(amqpUrl);
+  const latencies = [];
+  try {
+    await db.connect();
+    if (schema === 'plain') await db.query(PLAIN_TABLE);
+    const ids = schema === 'plain' ? await plainRows(db, runs + warmup) : await upstreamRows(runs + warmup);
+    const ch = await conn.createConfirmChannel();
+    await ch.assertExchange(exchange, 'topic', { durable: false });
+    await ch.assertQueue(queue, { durable: true });
+    const replies = (await ch.assertQueue('', { exclusive: true, autoDelete: true })).queue;
+    await ch.bindQueue(replies, exchange, 'execution.completed');
+    const waiting = new Map();
+    await ch.consume(replies, (msg) => {
+      const { execution_id: id } = JSON.parse(msg.content.toString());
+      waiting.get(id)?.(performance.now());
+      waiting.delete(id);
+    }, { noAck: true });
+    const child = runChild(node, execArgv, { databaseUrl, amqpUrl, queue, exchange, executions: ids.length, concurrency: 1, withSpawn: true, script, schema, searchPath: schema === 'upstream' ? searchPath : null });
+    const failed = child.then(() => new Promise(() => {}), (e) => Promise.reject(e));
+    failed.catch(() => undefined); // reported by the race below or by `await child`
+    for (let i = 0; i < ids.length; i++) {
+      const arrived = new Promise((resolve) => waiting.set(ids[i], resolve));
+      const t0 = performance.now();
+      ch.sendToQueue(queue, Buffer.from(JSON.stringify({ execution_id: ids[i] })), { persistent: true });
+      await ch.waitForConfirms();
+      const at = await Promise.race([arrived, failed]);
+      if (i >= warmup) latencies.push(at - t0);
+      await between?.(i >= warmup);
+    }
+    await child;
+    await ch.deleteQueue(queue);
+    await ch.deleteExchange(exchange);
+  } finally {
+    await conn.close().catch(() => undefined);
+    if (schema === 'plain') await db.query('DROP TABLE IF EXISTS floor_execution').catch(() => undefined);
+    await db.end().catch(() => undefined);
+  }
+  return latencies;
 }
 
 /** `process.version` of a Node binary. */

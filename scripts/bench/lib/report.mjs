@@ -142,6 +142,11 @@ function floorRows(f, t) {
   rows.push(row('4 throughput', `c=${f.concurrency}: floor: PostgreSQL CPU per execution for the skeleton's two writes on a plain table (backends of the bench database)`, f.executions, fmtMs2(w.postgresMsPerExecution), pgText, vsPg(w.postgresMsPerExecution)));
   const u = f.upstreamTable;
   if (u) rows.push(row('4 throughput', `c=${f.concurrency}: floor: PostgreSQL CPU per execution for the same two writes on upstream's \`execution\` (its triggers and indexes; mark running + terminal UPDATE as upstream's worker writes them)`, f.executions, fmtMs2(u.postgresMsPerExecution), pgText, vsPg(u.postgresMsPerExecution)));
+  const q = f.sequential;
+  if (q) {
+    const diff = q.skeletonMs.p50 - q.bareSpawnMs.p50;
+    rows.push(row('3 per-execution', `floor: skeleton consumer's dispatch → completion, p50 (sequential, upstream's \`execution\` table) vs bare spawn (alternating with it)`, q.runs, fmtMs(q.skeletonMs.p50), fmtMs(q.bareSpawnMs.p50), { value: round(diff, 2), text: `${diff >= 0 ? '+' : ''}${round(diff, 1)} ms` }));
+  }
   if (level?.celeryPerSec) rows.push(row('4 throughput', `c=${f.concurrency}: floor: skeleton consumer's executions/s vs Celery (prefork ${f.concurrency})`, f.executions, fmtRate(w.perSec), fmtRate(level.celeryPerSec), ratio(w.perSec, level.celeryPerSec)));
   return rows;
 }

@@ -1,11 +1,12 @@
 // 4b. Floor: the CPU per execution of a skeleton consumer that does only what an execution
 // cannot do without (scripts/bench/floor.mjs), with the agent's runtime and libraries, at the
 // highest throughput level — what no Node agent built on pg and amqplib goes below here — and
-// PostgreSQL's CPU for the same two writes on a plain table and on upstream's `execution`.
-import { pinnedNodePath } from '../lib/agent.mjs';
-import { measureFloor, nodeVersionOf } from '../floor.mjs';
+// PostgreSQL's CPU for the same two writes on a plain table and on upstream's `execution`, and
+// the skeleton's sequential latency over a bare spawn (the overhead section's measure).
+import { agentEnv, pinnedNodePath } from '../lib/agent.mjs';
+import { measureFloor, measureSequentialFloor, nodeVersionOf } from '../floor.mjs';
 import { NOOP_ACTION } from '../lib/harness.mjs';
-import { progress } from '../lib/util.mjs';
+import { progress, summary, timedRun } from '../lib/util.mjs';
 import { CONCURRENCY } from './throughput.mjs';
 
 export async function benchFloor(ctx) {
@@ -18,7 +19,28 @@ export async function benchFloor(ctx) {
   progress(`floor: skeleton consumer on ${version}, c=${concurrency}, ${executions} executions with and without the spawn, and on upstream's execution table`);
   // Upstream's `execution` rows as the executor creates them (pinned, with their snapshot).
   const upstreamRows = async (n) => (await ctx.harness.createExecutions(NOOP_ACTION, null, n)).map((e) => e.id);
-  const cases = await measureFloor({ node, databaseUrl: ctx.databaseUrl, amqpUrl: ctx.amqpUrl, executions, concurrencies: [concurrency], script: ctx.pack.noopScript, upstreamRows, searchPath: `${ctx.harness.cp.schema},public` });
+  const searchPath = `${ctx.harness.cp.schema},public`;
+  const cases = await measureFloor({ node, databaseUrl: ctx.databaseUrl, amqpUrl: ctx.amqpUrl, executions, concurrencies: [concurrency], script: ctx.pack.noopScript, upstreamRows, searchPath });
   const find = (schema, spawn) => cases.find((c) => c.schema === schema && c.spawn === spawn);
-  return { node: version, concurrency, executions, withSpawn: find('plain', true), withoutSpawn: find('plain', false), upstreamTable: find('upstream', true) };
+  const sequential = await sequentialFloor(ctx, node, upstreamRows, searchPath);
+  return { node: version, concurrency, executions, withSpawn: find('plain', true), withoutSpawn: find('plain', false), upstreamTable: find('upstream', true), sequential };
+}
+
+/**
+ * The skeleton one execution at a time on upstream's table, each followed by a bare spawn of the
+ * same command (as the overhead section times it): the pairs see the same machine.
+ */
+async function sequentialFloor(ctx, node, upstreamRows, searchPath) {
+  const runs = ctx.sizes.overheadRuns;
+  const warmup = ctx.sizes.overheadWarmup;
+  progress(`floor: ${warmup} + ${runs} sequential skeleton executions on upstream's execution table, each followed by a bare spawn`);
+  const env = agentEnv(ctx);
+  const bare = [];
+  const between = async (counted) => {
+    const r = await timedRun('/bin/bash', [ctx.pack.noopScript], { env, cwd: ctx.pack.dir, input: '{}\n' });
+    if (r.code !== 0) throw new Error(`bare spawn of /bin/bash ${ctx.pack.noopScript} exited ${r.code}`);
+    if (counted) bare.push(r.ms);
+  };
+  const latencies = await measureSequentialFloor({ node, databaseUrl: ctx.databaseUrl, amqpUrl: ctx.amqpUrl, runs, warmup, script: ctx.pack.noopScript, upstreamRows, searchPath, between });
+  return { runs, warmup, skeletonMs: summary(latencies), bareSpawnMs: summary(bare) };
 }

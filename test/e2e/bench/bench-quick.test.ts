@@ -140,6 +140,11 @@ describe('npm run bench -- --quick', () => {
     num(f.withSpawn.postgresMsPerExecution);
     positive(f.upstreamTable.postgresMsPerExecution);
     positive(f.upstreamTable.cpuMsPerExecution);
+    // One execution at a time, each paired with a bare spawn of the same command.
+    expect(f.sequential.skeletonMs.n).toBe(doc.overhead.executions);
+    expect(f.sequential.bareSpawnMs.n).toBe(doc.overhead.executions);
+    positive(f.sequential.skeletonMs.p50);
+    positive(f.sequential.bareSpawnMs.p50);
     // A fork, an exec and three pipes per execution cost the parent more than none.
     expect(f.withSpawn.cpuMsPerExecution).toBeGreaterThan(f.withoutSpawn.cpuMsPerExecution);
   });
@@ -181,10 +186,10 @@ describe('npm run bench -- --quick', () => {
     expect(md).toContain(doc.meta.agentLabel);
     const rows = doc.rows as Json[];
     // 3 detection + 4 start-up + 3 overhead + 6 throughput + 3 × 5 CPU/round-trip rows + 2 heavy
-    // + 5 floor (CPU with and without the spawn, PostgreSQL on a plain and on upstream's table,
-    // vs Celery) + 2 soak (single samples, floors) + 4 API packs (p50/p95 of cold vs warm, object
-    // vs volume)
-    expect(rows).toHaveLength(44);
+    // + 6 floor (CPU with and without the spawn, PostgreSQL on a plain and on upstream's table,
+    // sequential latency, vs Celery) + 2 soak (single samples, floors) + 4 API packs (p50/p95 of
+    // cold vs warm, object vs volume)
+    expect(rows).toHaveLength(45);
     expect(rows.map((r) => r.target)).toEqual(expect.arrayContaining(['≤ 70 MiB', '< +5 %']));
     for (const r of rows) expect(r.measure).not.toMatch(/^(failed|not run)/);
     expect(rows.filter((r) => r.target !== '—').every((r) => typeof r.met === 'boolean')).toBe(true);
