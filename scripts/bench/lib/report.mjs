@@ -63,7 +63,7 @@ export function buildRows(results, meta) {
     }
     for (const l of t.levels) rows.push(...cpuRows(l));
   } else rows.push(errorRow('4 throughput', t));
-  if (results.floor) rows.push(...floorRows(results.floor, t && !t.error ? t : null));
+  if (results.floor) rows.push(...floorRows(results.floor, t && !t.error ? t : null, o && !o.error ? o : null));
 
   const h = results.heavyOutput;
   if (h && !h.error) {
@@ -123,7 +123,7 @@ function cpuRows(l) {
  * issue 18: the skeleton consumer of scripts/bench/floor.mjs beside the agent at the same
  * concurrency — the least CPU per execution any Node agent on pg and amqplib needs here.
  */
-function floorRows(f, t) {
+function floorRows(f, t, o) {
   if (f.error) return [errorRow('4 throughput', f)];
   const level = t?.levels.find((l) => l.concurrency === f.concurrency) ?? null;
   const agentMs = level?.agentCpu?.agentMsPerExecution ?? null;
@@ -146,6 +146,10 @@ function floorRows(f, t) {
   if (q) {
     const diff = q.skeletonMs.p50 - q.bareSpawnMs.p50;
     rows.push(row('3 per-execution', `floor: skeleton consumer's dispatch → completion, p50 (sequential, upstream's \`execution\` table) vs bare spawn (alternating with it)`, q.runs, fmtMs(q.skeletonMs.p50), fmtMs(q.bareSpawnMs.p50), { value: round(diff, 2), text: `${diff >= 0 ? '+' : ''}${round(diff, 1)} ms` }));
+    if (o) {
+      const above = o.agentMs.p50 - q.skeletonMs.p50;
+      rows.push(row('3 per-execution', 'dispatch → ExecutionCompleted p50 (sequential): the agent vs the skeleton consumer above', o.executions, fmtMs(o.agentMs.p50), `${fmtMs(q.skeletonMs.p50)} (skeleton)`, { value: round(above, 2), text: `${above >= 0 ? '+' : ''}${round(above, 1)} ms` }));
+    }
   }
   if (level?.celeryPerSec) rows.push(row('4 throughput', `c=${f.concurrency}: floor: skeleton consumer's executions/s vs Celery (prefork ${f.concurrency})`, f.executions, fmtRate(w.perSec), fmtRate(level.celeryPerSec), ratio(w.perSec, level.celeryPerSec)));
   return rows;

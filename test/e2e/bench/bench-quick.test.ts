@@ -186,10 +186,10 @@ describe('npm run bench -- --quick', () => {
     expect(md).toContain(doc.meta.agentLabel);
     const rows = doc.rows as Json[];
     // 3 detection + 4 start-up + 3 overhead + 6 throughput + 3 × 5 CPU/round-trip rows + 2 heavy
-    // + 6 floor (CPU with and without the spawn, PostgreSQL on a plain and on upstream's table,
-    // sequential latency, vs Celery) + 2 soak (single samples, floors) + 4 API packs (p50/p95 of
-    // cold vs warm, object vs volume)
-    expect(rows).toHaveLength(45);
+    // + 7 floor (CPU with and without the spawn, PostgreSQL on a plain and on upstream's table,
+    // sequential latency and the agent's above it, vs Celery) + 2 soak (single samples, floors)
+    // + 4 API packs (p50/p95 of cold vs warm, object vs volume)
+    expect(rows).toHaveLength(46);
     expect(rows.map((r) => r.target)).toEqual(expect.arrayContaining(['≤ 70 MiB', '< +5 %']));
     for (const r of rows) expect(r.measure).not.toMatch(/^(failed|not run)/);
     expect(rows.filter((r) => r.target !== '—').every((r) => typeof r.met === 'boolean')).toBe(true);
