@@ -59,8 +59,9 @@ function parseArgs(argv) {
 /**
  * The two writes per execution. `plain`: a table of its own without triggers or indexes beyond
  * its key. `upstream`: upstream's `execution` table with its triggers (history, NOTIFY) and
- * indexes, written as upstream's worker writes it (spec 04 §5: mark running, terminal UPDATE;
- * the terminal one batched here as the agent batches it).
+ * indexes, written as upstream's worker writes it (spec 04 §4.2: mark running, terminal UPDATE;
+ * here the mark-running one has a status guard and the terminal one is batched as the agent
+ * batches it).
  */
 const STATEMENTS = {
   plain: {

@@ -141,7 +141,7 @@ function floorRows(f, t, o) {
   const vsPg = (v) => (pgMs === null ? { value: null, text: '—' } : ratio(v, pgMs));
   rows.push(row('4 throughput', `c=${f.concurrency}: floor: PostgreSQL CPU per execution for the skeleton's two writes on a plain table (backends of the bench database)`, f.executions, fmtMs2(w.postgresMsPerExecution), pgText, vsPg(w.postgresMsPerExecution)));
   const u = f.upstreamTable;
-  if (u) rows.push(row('4 throughput', `c=${f.concurrency}: floor: PostgreSQL CPU per execution for the same two writes on upstream's \`execution\` (its triggers and indexes; mark running + terminal UPDATE as upstream's worker writes them)`, f.executions, fmtMs2(u.postgresMsPerExecution), pgText, vsPg(u.postgresMsPerExecution)));
+  if (u) rows.push(row('4 throughput', `c=${f.concurrency}: floor: PostgreSQL CPU per execution for the same two writes on upstream's \`execution\` (its triggers and indexes; upstream's worker's mark running + terminal UPDATE, here guarded and batched)`, f.executions, fmtMs2(u.postgresMsPerExecution), pgText, vsPg(u.postgresMsPerExecution)));
   const q = f.sequential;
   if (q) {
     const diff = q.skeletonMs.p50 - q.bareSpawnMs.p50;
