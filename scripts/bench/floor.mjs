@@ -183,8 +183,9 @@ const perExecution = (ms, n) => +(ms / n).toFixed(3);
 /**
  * The skeleton at each concurrency: on the plain table with and without its spawn and, when
  * `upstreamRows(n)` is given (it creates n `scheduled` rows of upstream's `execution` table and
- * returns their ids; `searchPath` finds the table), on upstream's table with the spawn. Makes (and drops) the table
- * `floor_execution` in `databaseUrl`, and a queue per case and an exchange in `amqpUrl`'s vhost.
+ * returns their ids; `searchPath` finds the table), on upstream's table with the spawn. Makes
+ * (and drops) the table `floor_execution` in `databaseUrl`, and a queue per case and an exchange
+ * in `amqpUrl`'s vhost.
  */
 export async function measureFloor({ node, execArgv = AGENT_EXEC_ARGV, databaseUrl, amqpUrl, executions, concurrencies, script, upstreamRows = null, searchPath = null }) {
   const tag = randomBytes(4).toString('hex');
@@ -237,21 +238,17 @@ export async function measureFloor({ node, execArgv = AGENT_EXEC_ARGV, databaseU
  * The skeleton one execution at a time (prefetch 1): each message is published (confirmed) only
  * after the completion of the one before has arrived here, as the bench's overhead section
  * drives the agent. Returns the `runs` latencies after `warmup` (ms, publish → completion),
- * on upstream's table when `upstreamRows` is given, else on the plain one, with the spawn.
+ * on upstream's table (`upstreamRows`, `searchPath` as for measureFloor), with the spawn.
  * `between(counted)` runs after each execution (a baseline measured under the same load).
  */
-export async function measureSequentialFloor({ node, execArgv = AGENT_EXEC_ARGV, databaseUrl, amqpUrl, runs, warmup, script, upstreamRows = null, searchPath = null, between = null }) {
+export async function measureSequentialFloor({ node, execArgv = AGENT_EXEC_ARGV, amqpUrl, databaseUrl, runs, warmup, script, upstreamRows, searchPath, between = null }) {
   const tag = randomBytes(4).toString('hex');
   const queue = `attune-floor-seq-${tag}`;
   const exchange = `attune-floor-seq-${tag}`;
-  const schema = upstreamRows ? 'upstream' : 'plain';
-  const db = new pg.Client({ connectionString: databaseUrl });
   const conn = await amqp.connect(amqpUrl);
   const latencies = [];
   try {
-    await db.connect();
-    if (schema === 'plain') await db.query(PLAIN_TABLE);
-    const ids = schema === 'plain' ? await plainRows(db, runs + warmup) : await upstreamRows(runs + warmup);
+    const ids = await upstreamRows(runs + warmup);
     const ch = await conn.createConfirmChannel();
     await ch.assertExchange(exchange, 'topic', { durable: false });
     await ch.assertQueue(queue, { durable: true });
@@ -263,7 +260,7 @@ export async function measureSequentialFloor({ node, execArgv = AGENT_EXEC_ARGV,
       waiting.get(id)?.(performance.now());
       waiting.delete(id);
     }, { noAck: true });
-    const child = runChild(node, execArgv, { databaseUrl, amqpUrl, queue, exchange, executions: ids.length, concurrency: 1, withSpawn: true, script, schema, searchPath: schema === 'upstream' ? searchPath : null });
+    const child = runChild(node, execArgv, { databaseUrl, amqpUrl, queue, exchange, executions: ids.length, concurrency: 1, withSpawn: true, script, schema: 'upstream', searchPath });
     const failed = child.then(() => new Promise(() => {}), (e) => Promise.reject(e));
     failed.catch(() => undefined); // reported by the race below or by `await child`
     for (let i = 0; i < ids.length; i++) {
@@ -280,8 +277,6 @@ export async function measureSequentialFloor({ node, execArgv = AGENT_EXEC_ARGV,
     await ch.deleteExchange(exchange);
   } finally {
     await conn.close().catch(() => undefined);
-    if (schema === 'plain') await db.query('DROP TABLE IF EXISTS floor_execution').catch(() => undefined);
-    await db.end().catch(() => undefined);
   }
   return latencies;
 }

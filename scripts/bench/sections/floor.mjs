@@ -3,10 +3,11 @@
 // highest throughput level — what no Node agent built on pg and amqplib goes below here — and
 // PostgreSQL's CPU for the same two writes on a plain table and on upstream's `execution`, and
 // the skeleton's sequential latency over a bare spawn (the overhead section's measure).
-import { agentEnv, pinnedNodePath } from '../lib/agent.mjs';
+import { pinnedNodePath } from '../lib/agent.mjs';
 import { measureFloor, measureSequentialFloor, nodeVersionOf } from '../floor.mjs';
 import { NOOP_ACTION } from '../lib/harness.mjs';
-import { progress, summary, timedRun } from '../lib/util.mjs';
+import { progress, summary } from '../lib/util.mjs';
+import { timeBareSpawn } from './overhead.mjs';
 import { CONCURRENCY } from './throughput.mjs';
 
 export async function benchFloor(ctx) {
@@ -34,12 +35,10 @@ async function sequentialFloor(ctx, node, upstreamRows, searchPath) {
   const runs = ctx.sizes.overheadRuns;
   const warmup = ctx.sizes.overheadWarmup;
   progress(`floor: ${warmup} + ${runs} sequential skeleton executions on upstream's execution table, each followed by a bare spawn`);
-  const env = agentEnv(ctx);
   const bare = [];
   const between = async (counted) => {
-    const r = await timedRun('/bin/bash', [ctx.pack.noopScript], { env, cwd: ctx.pack.dir, input: '{}\n' });
-    if (r.code !== 0) throw new Error(`bare spawn of /bin/bash ${ctx.pack.noopScript} exited ${r.code}`);
-    if (counted) bare.push(r.ms);
+    const ms = await timeBareSpawn(ctx);
+    if (counted) bare.push(ms);
   };
   const latencies = await measureSequentialFloor({ node, databaseUrl: ctx.databaseUrl, amqpUrl: ctx.amqpUrl, runs, warmup, script: ctx.pack.noopScript, upstreamRows, searchPath, between });
   return { runs, warmup, skeletonMs: summary(latencies), bareSpawnMs: summary(bare) };

@@ -6,6 +6,13 @@ import { agentEnv, startReadyAgent } from '../lib/agent.mjs';
 import { NOOP_ACTION } from '../lib/harness.mjs';
 import { now, progress, round, summary, timedRun } from '../lib/util.mjs';
 
+/** ms of one bare spawn of the action's command, as the agent spawns it (the baseline). */
+export async function timeBareSpawn(ctx) {
+  const r = await timedRun('/bin/bash', [ctx.pack.noopScript], { env: agentEnv(ctx), cwd: ctx.pack.dir, input: '{}\n' });
+  if (r.code !== 0) throw new Error(`bare spawn of /bin/bash ${ctx.pack.noopScript} exited ${r.code}`);
+  return r.ms;
+}
+
 export async function benchOverhead(ctx) {
   const n = ctx.sizes.overheadRuns;
   const warmup = ctx.sizes.overheadWarmup;
@@ -26,12 +33,10 @@ export async function benchOverhead(ctx) {
     await agent.stop();
   }
 
-  const env = agentEnv(ctx);
   const floor = [];
   for (let i = 0; i < n + warmup; i++) {
-    const r = await timedRun('/bin/bash', [ctx.pack.noopScript], { env, cwd: ctx.pack.dir, input: '{}\n' });
-    if (r.code !== 0) throw new Error(`bare spawn of /bin/bash ${ctx.pack.noopScript} exited ${r.code}`);
-    if (i >= warmup) floor.push(r.ms);
+    const ms = await timeBareSpawn(ctx);
+    if (i >= warmup) floor.push(ms);
   }
   const agentStats = summary(latencies);
   const floorStats = summary(floor);
