@@ -32,6 +32,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
 import pg from 'pg';
+import { dropLogs, runAction } from './lib/floor-action.mjs';
 import { NOOP_SCRIPT } from './lib/harness.mjs';
 import { amqpBaseUrl, pgBaseUrl } from './lib/infra.mjs';
 import { pgBackendsCpu } from './lib/util.mjs';
@@ -94,31 +95,21 @@ function completer(pool, COMPLETE) {
   });
 }
 
-function runAction(script, params) {
-  return new Promise((resolve, reject) => {
-    const c = spawn('/bin/bash', [script], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin', ATTUNE_EXEC_ID: String(params.id) }, shell: false });
-    const out = [];
-    const err = [];
-    c.once('error', reject);
-    c.stdout.on('data', (d) => out.push(d));
-    c.stderr.on('data', (d) => err.push(d));
-    c.stdin.end(`${JSON.stringify(params)}\n`);
-    c.once('close', (code) => resolve({ exit_code: code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), succeeded: code === 0 }));
-  });
-}
-
 /** The skeleton (in its own process): consume `executions` messages, print its CPU as JSON. */
-async function skeleton({ databaseUrl, amqpUrl, queue, exchange, executions, concurrency, withSpawn, script, schema, searchPath }) {
+async function skeleton({ databaseUrl, amqpUrl, queue, exchange, executions, concurrency, withSpawn, script, schema, searchPath, output = null }) {
   const { claim: CLAIM, complete: COMPLETE } = STATEMENTS[schema];
   const dbName = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
   // search_path as a start-up option, as the agent sets it (spec 04 §1.1), for upstream's tables.
   const pool = new pg.Pool({ connectionString: databaseUrl, max: Math.min(concurrency, 8), ...(searchPath ? { options: `-c search_path=${searchPath}` } : {}) });
+  // Large values stored with lz4 where the server has it, as the agent's sessions do (src/db/pool.ts).
+  pool.on('connect', (client) => void client.query("SELECT set_config('default_toast_compression', 'lz4', false) FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)").catch(() => undefined));
   const conn = await amqp.connect(amqpUrl);
   const ch = await conn.createChannel();
   const pub = await conn.createConfirmChannel();
   await ch.prefetch(concurrency);
   const complete = completer(pool, COMPLETE);
-  const publish = (key, body) => new Promise((resolve, reject) => pub.publish(exchange, key, Buffer.from(JSON.stringify(body)), { persistent: true, contentType: 'application/json' }, (e) => (e ? reject(e) : resolve())));
+  const publishText = (key, text) => new Promise((resolve, reject) => pub.publish(exchange, key, Buffer.from(text), { persistent: true, contentType: 'application/json' }, (e) => (e ? reject(e) : resolve())));
+  const publish = (key, body) => publishText(key, JSON.stringify(body));
   let done = 0;
   let c0 = null;
   let pg0 = 0;
@@ -134,10 +125,13 @@ async function skeleton({ databaseUrl, amqpUrl, queue, exchange, executions, con
       const { rows } = await pool.query({ name: 'claim', text: CLAIM, values: [id, 'running', 'scheduled'] });
       if (rows.length !== 1) throw new Error(`execution ${id} not claimed`);
       const running = publish('execution.status.changed', { execution_id: id, status: 'running' });
-      const result = withSpawn ? await runAction(script, { id, ...rows[0].config }) : { exit_code: 0, stdout: '', stderr: '', succeeded: true };
-      await complete(id, JSON.stringify(result));
-      await Promise.all([running, publish('execution.status.changed', { execution_id: id, status: 'completed' }), publish('execution.completed', { execution_id: id, status: 'completed', result })]);
+      const result = withSpawn ? await runAction(script, { id, ...rows[0].config }, output) : { exit_code: 0, stdout: '', stderr: '', succeeded: true };
+      // The result is serialised once, for the UPDATE and the completion (as the agent does).
+      const resultText = JSON.stringify(result);
+      await complete(id, resultText);
+      await Promise.all([running, publish('execution.status.changed', { execution_id: id, status: 'completed' }), publishText('execution.completed', `{"execution_id":${id},"status":"completed","result":${resultText}}`)]);
       ch.ack(msg);
+      dropLogs(output, id);
       if (++done === executions) resolve();
     };
     ch.consume(queue, (msg) => handle(msg).catch(reject));
@@ -239,9 +233,11 @@ export async function measureFloor({ node, execArgv = AGENT_EXEC_ARGV, databaseU
  * after the completion of the one before has arrived here, as the bench's overhead section
  * drives the agent. Returns the `runs` latencies after `warmup` (ms, publish → completion),
  * on upstream's table (`upstreamRows`, `searchPath` as for measureFloor), with the spawn.
- * `between(counted)` runs after each execution (a baseline measured under the same load).
+ * `between(counted)` runs after each execution (a baseline measured under the same load);
+ * `output` ({ logDir, maxBytes }) has the skeleton copy the output to log files and keep only the
+ * first maxBytes of each stream (runAction), as the agent does with an action that prints a lot.
  */
-export async function measureSequentialFloor({ node, execArgv = AGENT_EXEC_ARGV, amqpUrl, databaseUrl, runs, warmup, script, upstreamRows, searchPath, between = null }) {
+export async function measureSequentialFloor({ node, execArgv = AGENT_EXEC_ARGV, amqpUrl, databaseUrl, runs, warmup, script, upstreamRows, searchPath, between = null, output = null }) {
   const tag = randomBytes(4).toString('hex');
   const queue = `attune-floor-seq-${tag}`;
   const exchange = `attune-floor-seq-${tag}`;
@@ -260,7 +256,7 @@ export async function measureSequentialFloor({ node, execArgv = AGENT_EXEC_ARGV,
       waiting.get(id)?.(performance.now());
       waiting.delete(id);
     }, { noAck: true });
-    const child = runChild(node, execArgv, { databaseUrl, amqpUrl, queue, exchange, executions: ids.length, concurrency: 1, withSpawn: true, script, schema: 'upstream', searchPath });
+    const child = runChild(node, execArgv, { databaseUrl, amqpUrl, queue, exchange, executions: ids.length, concurrency: 1, withSpawn: true, script, schema: 'upstream', searchPath, output });
     const failed = child.then(() => new Promise(() => {}), (e) => Promise.reject(e));
     failed.catch(() => undefined); // reported by the race below or by `await child`
     for (let i = 0; i < ids.length; i++) {

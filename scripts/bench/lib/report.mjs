@@ -34,6 +34,11 @@ export function buildRows(results, meta) {
     rows.push(row('1 detection', '`detect --json` wall time (incl. process start-up) vs probes one after another (upstream)', d.runs, fmtMs(d.detectJsonWallMs.p50), `${fmtMs(d.sequentialProbesMs)} (sum of ${d.probes.length} probes)`, ratio(d.detectJsonWallMs.p50, d.sequentialProbesMs)));
     rows.push(row('1 detection', 'detection only (`detect --json` − `--version` wall) vs probes one after another', d.runs, fmtMs(d.detectionOnlyMs), fmtMs(d.sequentialProbesMs), ratio(d.detectionOnlyMs, d.sequentialProbesMs)));
     rows.push(row('1 detection', `detection only vs slowest single probe (\`${slowest.command}\`)`, d.runs, fmtMs(d.detectionOnlyMs), fmtMs(slowest.medianMs), ratio(d.detectionOnlyMs, slowest.medianMs), { text: '≤ 1.2×', check: (v) => v <= 1.2 }));
+    if (d.parallelProbesMs) {
+      const all = d.parallelProbesMs.p50;
+      rows.push(row('1 detection', `floor: the same ${d.probes.length} probes started all at once by the bench's Node process, until the last exits, vs slowest single probe`, d.runs, fmtMs(all), fmtMs(slowest.medianMs), ratio(all, slowest.medianMs)));
+      rows.push(row('1 detection', 'detection only vs the probes all at once (the floor above)', d.runs, fmtMs(d.detectionOnlyMs), `${fmtMs(all)} (all at once)`, ratio(d.detectionOnlyMs, all)));
+    }
   } else rows.push(errorRow('1 detection', d));
 
   const s = results.startup;
@@ -70,6 +75,7 @@ export function buildRows(results, meta) {
     const mb = `${round(h.bytes / 1e6, 0)} MB`;
     rows.push(row('5 heavy output', `${mb} on stdout: dispatch → ExecutionCompleted vs \`cat\` of the same bytes to /dev/null`, h.runs, fmtMs(h.agentMs), fmtMs(h.catMs), ratio(h.agentMs, h.catMs), { text: '≤ 1.5×', check: (v) => v <= 1.5 }));
     rows.push(row('5 heavy output', `agent peak RSS (VmHWM) with ${mb} of output`, h.runs, fmtMiB(h.agentPeakRssMiB), h.agentIdleRssMiB === null ? '—' : `${fmtMiB(h.agentIdleRssMiB)} (idle)`, { value: h.agentPeakRssMiB, text: fmtMiB(h.agentPeakRssMiB) }, { text: '≤ 150 MiB', check: (v) => v <= 150 }));
+    if (h.floor) rows.push(...heavyFloorRows(h, mb));
   } else rows.push(errorRow('5 heavy output', h));
 
   const k = results.soak;
@@ -153,6 +159,18 @@ function floorRows(f, t, o) {
   }
   if (level?.celeryPerSec) rows.push(row('4 throughput', `c=${f.concurrency}: floor: skeleton consumer's executions/s vs Celery (prefork ${f.concurrency})`, f.executions, fmtRate(w.perSec), fmtRate(level.celeryPerSec), ratio(w.perSec, level.celeryPerSec)));
   return rows;
+}
+
+/** issue 18: what the same output costs a skeleton consumer and a bare Node reader, beside `cat`. */
+function heavyFloorRows(h, mb) {
+  const f = h.floor;
+  const kept = `${round(f.maxStdoutBytes / 1048576, 1)} MiB`;
+  const catText = `${fmtMs(h.catMs)} (\`cat\`)`;
+  return [
+    row('5 heavy output', `floor: skeleton consumer's dispatch → completion of the same action (output copied to a log file as it arrives, first ${kept} kept, terminal UPDATE of upstream's row and the completion carrying them) vs \`cat\``, h.runs, fmtMs(f.skeletonMs), catText, ratio(f.skeletonMs, h.catMs)),
+    row('5 heavy output', `floor: the same ${mb} read to EOF into one reused buffer and dropped by a Node process (the child's stdout is a socketpair) vs \`cat\``, h.runs, fmtMs(f.nodeReaderMs), catText, ratio(f.nodeReaderMs, h.catMs)),
+    row('5 heavy output', `${mb} on stdout, dispatch → completion: the agent vs the skeleton consumer above`, h.runs, fmtMs(h.agentMs), `${fmtMs(f.skeletonMs)} (skeleton)`, ratio(h.agentMs, f.skeletonMs)),
+  ];
 }
 
 const fmtMs2 = (x) => (x === null || x === undefined ? '—' : `${round(x, 2)} ms`);

@@ -2,9 +2,11 @@
 // Upstream probes one candidate after another, so its cost is the SUM of the probes; the agent
 // probes in parallel, so its limit is the SLOWEST probe. The agent's wall time also contains its
 // process start-up, measured in the same loop as `--version` and subtracted for the target.
+// The floor for probing in parallel: the same probes started all at once from this process,
+// timed until the last has exited (on two cores they compete with each other for the CPU).
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { median, progress, round, summary, timedRun } from '../lib/util.mjs';
+import { median, now, progress, round, summary, timedRun } from '../lib/util.mjs';
 import { agentEnv } from '../lib/agent.mjs';
 
 /** RUNTIME_CANDIDATES from src/detect/candidates.ts itself (bundled in memory), not a copy. */
@@ -34,6 +36,7 @@ export async function benchDetection(ctx) {
   const wall = [];
   const version = [];
   const reported = [];
+  const together = [];
   for (let i = 0; i < runs; i++) {
     const d = await timedRun(cmd, [...pre, 'detect', '--json'], { env, cwd: ctx.work, keepOutput: true });
     if (d.code !== 0) throw new Error(`detect --json exited ${d.code}: ${d.stderr}`);
@@ -46,6 +49,9 @@ export async function benchDetection(ctx) {
       const r = await timedRun(p.path, p.args, { env, cwd: ctx.work });
       p.samples.push(r.ms);
     }
+    const t0 = now();
+    await Promise.all(probes.map((p) => timedRun(p.path, p.args, { env, cwd: ctx.work })));
+    together.push(now() - t0);
   }
 
   const probeMedians = probes.map((p) => ({ name: p.name, command: `${p.path} ${p.args.join(' ')}`, medianMs: round(median(p.samples)) }));
@@ -62,11 +68,14 @@ export async function benchDetection(ctx) {
     detectionOnlyMs: round(detectionMs),
     probes: probeMedians,
     sequentialProbesMs: round(sumMs),
+    parallelProbesMs: summary(together),
     slowestProbe: slowest,
     ratios: {
       wallVsSequential: round(wallMs / sumMs, 3),
       detectionVsSequential: round(detectionMs / sumMs, 3),
       detectionVsSlowest: round(detectionMs / slowest.medianMs, 3),
+      parallelVsSlowest: round(median(together) / slowest.medianMs, 3),
+      detectionVsParallel: round(detectionMs / median(together), 3),
     },
   };
 }

@@ -10,10 +10,15 @@ import { progress, summary } from '../lib/util.mjs';
 import { timeBareSpawn } from './overhead.mjs';
 import { CONCURRENCY } from './throughput.mjs';
 
-export async function benchFloor(ctx) {
-  // The agent's own Node: the single executable's pinned one, or the binary running the bundle.
+/** The agent's own Node: the single executable's pinned one, or the binary running the bundle. */
+export function floorNode(ctx) {
   const node = ctx.agent.kind === 'sea' ? pinnedNodePath(ctx.root) : ctx.agent.argv[0];
   if (node === null) throw new Error("the single executable's pinned Node is not in .cache/sea (run npm run build:sea)");
+  return node;
+}
+
+export async function benchFloor(ctx) {
+  const node = floorNode(ctx);
   const concurrency = Math.max(...(ctx.levels ?? CONCURRENCY));
   const executions = ctx.sizes.throughputExecutions;
   const version = await nodeVersionOf(node);

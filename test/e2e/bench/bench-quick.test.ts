@@ -79,6 +79,9 @@ describe('npm run bench -- --quick', () => {
     positive(d.slowestProbe.medianMs);
     // The sum of the probes is at least the slowest one.
     expect(d.sequentialProbesMs).toBeGreaterThanOrEqual(d.slowestProbe.medianMs);
+    // The floor: the same probes all at once, once per run, timed until the last exits.
+    expect(d.parallelProbesMs.n).toBe(d.runs);
+    positive(d.parallelProbesMs.p50);
     for (const r of Object.values(d.ratios)) num(r);
   });
 
@@ -156,6 +159,13 @@ describe('npm run bench -- --quick', () => {
     positive(h.catMs);
     positive(h.ratio);
     positive(h.agentPeakRssMiB);
+    // The floors beside cat: one skeleton execution of the same action and one bare read per run.
+    expect(h.floor.samples.catMs).toHaveLength(h.runs);
+    expect(h.floor.samples.skeletonMs).toHaveLength(h.runs);
+    expect(h.floor.samples.nodeReaderMs).toHaveLength(h.runs);
+    positive(h.floor.skeletonMs);
+    positive(h.floor.nodeReaderMs);
+    expect(h.floor.maxStdoutBytes).toBe(10 * 1024 * 1024);
   });
 
   it('soak: RSS at start, middle and end, and the growth', () => {
@@ -185,11 +195,11 @@ describe('npm run bench -- --quick', () => {
     expect(run.stdout).toContain('| target | met? |');
     expect(md).toContain(doc.meta.agentLabel);
     const rows = doc.rows as Json[];
-    // 3 detection + 4 start-up + 3 overhead + 6 throughput + 3 × 5 CPU/round-trip rows + 2 heavy
-    // + 7 floor (CPU with and without the spawn, PostgreSQL on a plain and on upstream's table,
+    // 5 detection (2 of them the probes-all-at-once floor) + 4 start-up + 3 overhead + 6 throughput
+    // + 3 × 5 CPU/round-trip rows + 5 heavy (3 of them its floors) + 7 floor (CPU with and without the spawn, PostgreSQL on a plain and on upstream's table,
     // sequential latency and the agent's above it, vs Celery) + 2 soak (single samples, floors)
     // + 4 API packs (p50/p95 of cold vs warm, object vs volume)
-    expect(rows).toHaveLength(46);
+    expect(rows).toHaveLength(51);
     expect(rows.map((r) => r.target)).toEqual(expect.arrayContaining(['≤ 70 MiB', '< +5 %']));
     for (const r of rows) expect(r.measure).not.toMatch(/^(failed|not run)/);
     expect(rows.filter((r) => r.target !== '—').every((r) => typeof r.met === 'boolean')).toBe(true);
