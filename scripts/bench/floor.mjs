@@ -232,12 +232,13 @@ export async function measureFloor({ node, execArgv = AGENT_EXEC_ARGV, databaseU
  * The skeleton one execution at a time (prefetch 1): each message is published (confirmed) only
  * after the completion of the one before has arrived here, as the bench's overhead section
  * drives the agent. Returns the `runs` latencies after `warmup` (ms, publish → completion),
- * on upstream's table (`upstreamRows`, `searchPath` as for measureFloor), with the spawn.
+ * on upstream's table (`upstreamRows`, `searchPath` as for measureFloor), with the spawn
+ * unless `withSpawn` is false.
  * `between(counted)` runs after each execution (a baseline measured under the same load);
  * `output` ({ logDir, maxBytes }) has the skeleton copy the output to log files and keep only the
  * first maxBytes of each stream (runAction), as the agent does with an action that prints a lot.
  */
-export async function measureSequentialFloor({ node, execArgv = AGENT_EXEC_ARGV, amqpUrl, databaseUrl, runs, warmup, script, upstreamRows, searchPath, between = null, output = null }) {
+export async function measureSequentialFloor({ node, execArgv = AGENT_EXEC_ARGV, amqpUrl, databaseUrl, runs, warmup, script, upstreamRows, searchPath, between = null, output = null, withSpawn = true }) {
   const tag = randomBytes(4).toString('hex');
   const queue = `attune-floor-seq-${tag}`;
   const exchange = `attune-floor-seq-${tag}`;
@@ -256,7 +257,7 @@ export async function measureSequentialFloor({ node, execArgv = AGENT_EXEC_ARGV,
       waiting.get(id)?.(performance.now());
       waiting.delete(id);
     }, { noAck: true });
-    const child = runChild(node, execArgv, { databaseUrl, amqpUrl, queue, exchange, executions: ids.length, concurrency: 1, withSpawn: true, script, schema: 'upstream', searchPath, output });
+    const child = runChild(node, execArgv, { databaseUrl, amqpUrl, queue, exchange, executions: ids.length, concurrency: 1, withSpawn, script, schema: 'upstream', searchPath, output });
     const failed = child.then(() => new Promise(() => {}), (e) => Promise.reject(e));
     failed.catch(() => undefined); // reported by the race below or by `await child`
     for (let i = 0; i < ids.length; i++) {

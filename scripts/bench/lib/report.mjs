@@ -152,6 +152,7 @@ function floorRows(f, t, o) {
   if (q) {
     const diff = q.skeletonMs.p50 - q.bareSpawnMs.p50;
     rows.push(row('3 per-execution', `floor: skeleton consumer's dispatch → completion, p50 (sequential, upstream's \`execution\` table) vs bare spawn (alternating with it)`, q.runs, fmtMs(q.skeletonMs.p50), fmtMs(q.bareSpawnMs.p50), { value: round(diff, 2), text: `${diff >= 0 ? '+' : ''}${round(diff, 1)} ms` }));
+    if (q.withoutSpawnMs) rows.push(row('3 per-execution', "floor: the same skeleton without the spawn, dispatch → completion p50 (sequential): upstream's two writes, 3 confirmed publishes and the broker hops alone, i.e. the least a consumer adds to a spawn", q.runs, fmtMs(q.withoutSpawnMs.p50), '—', { value: round(q.withoutSpawnMs.p50, 2), text: `+${round(q.withoutSpawnMs.p50, 1)} ms` }));
     if (o) {
       const above = o.agentMs.p50 - q.skeletonMs.p50;
       rows.push(row('3 per-execution', 'dispatch → ExecutionCompleted p50 (sequential): the agent vs the skeleton consumer above', o.executions, fmtMs(o.agentMs.p50), `${fmtMs(q.skeletonMs.p50)} (skeleton)`, { value: round(above, 2), text: `${above >= 0 ? '+' : ''}${round(above, 1)} ms` }));

@@ -34,17 +34,22 @@ export async function benchFloor(ctx) {
 
 /**
  * The skeleton one execution at a time on upstream's table, each followed by a bare spawn of the
- * same command (as the overhead section times it): the pairs see the same machine.
+ * same command (as the overhead section times it): the pairs see the same machine. Then the same
+ * without the action's spawn (still followed by a bare spawn each): what its two writes, three
+ * confirmed publishes and two broker hops take alone — the least any consumer of upstream's
+ * contract adds to a spawn, whatever its spawn costs.
  */
 async function sequentialFloor(ctx, node, upstreamRows, searchPath) {
   const runs = ctx.sizes.overheadRuns;
   const warmup = ctx.sizes.overheadWarmup;
-  progress(`floor: ${warmup} + ${runs} sequential skeleton executions on upstream's execution table, each followed by a bare spawn`);
+  progress(`floor: ${warmup} + ${runs} sequential skeleton executions on upstream's execution table with and without the spawn, each followed by a bare spawn`);
   const bare = [];
   const between = async (counted) => {
     const ms = await timeBareSpawn(ctx);
     if (counted) bare.push(ms);
   };
-  const latencies = await measureSequentialFloor({ node, databaseUrl: ctx.databaseUrl, amqpUrl: ctx.amqpUrl, runs, warmup, script: ctx.pack.noopScript, upstreamRows, searchPath, between });
-  return { runs, warmup, skeletonMs: summary(latencies), bareSpawnMs: summary(bare) };
+  const common = { node, databaseUrl: ctx.databaseUrl, amqpUrl: ctx.amqpUrl, runs, warmup, script: ctx.pack.noopScript, upstreamRows, searchPath };
+  const latencies = await measureSequentialFloor({ ...common, between });
+  const withoutSpawn = await measureSequentialFloor({ ...common, withSpawn: false, between: () => timeBareSpawn(ctx) });
+  return { runs, warmup, skeletonMs: summary(latencies), bareSpawnMs: summary(bare), withoutSpawnMs: summary(withoutSpawn) };
 }

@@ -148,6 +148,9 @@ describe('npm run bench -- --quick', () => {
     expect(f.sequential.bareSpawnMs.n).toBe(doc.overhead.executions);
     positive(f.sequential.skeletonMs.p50);
     positive(f.sequential.bareSpawnMs.p50);
+    // The same one at a time without the spawn: the writes, publishes and hops alone.
+    expect(f.sequential.withoutSpawnMs.n).toBe(doc.overhead.executions);
+    positive(f.sequential.withoutSpawnMs.p50);
     // A fork, an exec and three pipes per execution cost the parent more than none.
     expect(f.withSpawn.cpuMsPerExecution).toBeGreaterThan(f.withoutSpawn.cpuMsPerExecution);
   });
@@ -196,10 +199,10 @@ describe('npm run bench -- --quick', () => {
     expect(md).toContain(doc.meta.agentLabel);
     const rows = doc.rows as Json[];
     // 5 detection (2 of them the probes-all-at-once floor) + 4 start-up + 3 overhead + 6 throughput
-    // + 3 × 5 CPU/round-trip rows + 5 heavy (3 of them its floors) + 7 floor (CPU with and without the spawn, PostgreSQL on a plain and on upstream's table,
-    // sequential latency and the agent's above it, vs Celery) + 2 soak (single samples, floors)
+    // + 3 × 5 CPU/round-trip rows + 5 heavy (3 of them its floors) + 8 floor (CPU with and without the spawn, PostgreSQL on a plain and on upstream's table,
+    // sequential latency with and without the spawn and the agent's above it, vs Celery) + 2 soak (single samples, floors)
     // + 4 API packs (p50/p95 of cold vs warm, object vs volume)
-    expect(rows).toHaveLength(51);
+    expect(rows).toHaveLength(52);
     expect(rows.map((r) => r.target)).toEqual(expect.arrayContaining(['≤ 70 MiB', '< +5 %']));
     for (const r of rows) expect(r.measure).not.toMatch(/^(failed|not run)/);
     expect(rows.filter((r) => r.target !== '—').every((r) => typeof r.met === 'boolean')).toBe(true);
