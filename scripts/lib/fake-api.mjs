@@ -17,7 +17,7 @@ import pg from 'pg';
 import { commitLogSegment, decodeFilePath, sealSegmentStream, writeFile } from './fake-api-objects.mjs';
 
 export class FakeAttuneApi {
-  /** @param {{ jwtSecret: string, databaseUrl?: string, artifactsDir?: string, schema?: string }} opts */
+  /** @param {{ jwtSecret: string, databaseUrl?: string, artifactsDir?: string, schema?: string, keepAliveTimeoutMs?: number }} opts */
   constructor(opts) {
     this.opts = opts;
     this.routes = [];
@@ -76,7 +76,9 @@ export class FakeAttuneApi {
         res.end(JSON.stringify({ error: String(e?.message ?? e) }));
       });
     });
-    this.server.keepAliveTimeout = 1000;
+    // Short by default (tests close quickly); a bench under load passes a production-like one:
+    // with 1 s undici (fetch) closes each connection after its request.
+    this.server.keepAliveTimeout = this.opts.keepAliveTimeoutMs ?? 1000;
     await new Promise((resolve) => this.server.listen(port, host, resolve));
     const addr = this.server.address();
     this.url = `http://${host}:${addr.port}`;

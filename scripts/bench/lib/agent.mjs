@@ -32,6 +32,9 @@ export function pinnedNodePath(root, arch = process.arch) {
   return existsSync(bin) ? bin : null;
 }
 
+/** The JWT secret of the bench's agents (ATTUNE__SECURITY__JWT_SECRET), for the fake Attune APIs. */
+export const BENCH_JWT_SECRET = 'bench-jwt-secret';
+
 /** The environment every agent process gets: a clean base plus its configuration (ATTUNE__…). */
 export function agentEnv(ctx, extra = {}) {
   return {
@@ -40,7 +43,7 @@ export function agentEnv(ctx, extra = {}) {
     LANG: 'C.UTF-8',
     ATTUNE__DATABASE__URL: ctx.databaseUrl,
     ATTUNE__MESSAGE_QUEUE__URL: ctx.amqpUrl,
-    ATTUNE__SECURITY__JWT_SECRET: 'bench-jwt-secret',
+    ATTUNE__SECURITY__JWT_SECRET: BENCH_JWT_SECRET,
     ATTUNE__SECURITY__ENCRYPTION_KEY: ctx.encryptionKey,
     ATTUNE__PACKS_BASE_DIR: ctx.packsDir,
     ATTUNE__RUNTIME_ENVS_DIR: join(ctx.work, 'runtime_envs'),

@@ -67,6 +67,7 @@ export function buildRows(results, meta) {
       rows.push(row('4 throughput', `c=${l.concurrency}: executions/s vs Celery (prefork ${l.concurrency})`, l.executions, fmtRate(l.agentPerSec), fmtRate(l.celeryPerSec), ratio(l.agentPerSec, l.celeryPerSec), target));
     }
     for (const l of t.levels) rows.push(...cpuRows(l));
+    if (t.withApi) rows.push(...withApiRows(t.withApi, t.levels.find((l) => l.concurrency === t.withApi.concurrency) ?? null));
   } else rows.push(errorRow('4 throughput', t));
   if (results.floor) rows.push(...floorRows(results.floor, t && !t.error ? t : null, o && !o.error ? o : null));
 
@@ -123,6 +124,21 @@ function cpuRows(l) {
     rows.push(row('4 throughput', `c=${l.concurrency}: round trips per execution (pg_stat_database transactions; messages received)`, l.executions, text, '—', { value: rt.sqlStatementsPerExecution, text: `${rt.sqlStatementsPerExecution} SQL` }));
   }
   return rows;
+}
+
+/**
+ * The agent at the highest level once more with an Attune API answering its seals (the rows
+ * above run without one): what production's two seal requests per execution add.
+ */
+function withApiRows(a, level) {
+  const c = `c=${a.concurrency} with an Attune API answering the seals (scripts/lib/fake-api.mjs in the bench process; ${a.sealRequestsPerExecution} seal requests per execution)`;
+  const vs = (v, base, fmt, what) => (base === null || base === undefined ? ['—', { value: null, text: '—' }] : [`${fmt(base)} (${what})`, ratio(v, base)]);
+  const noApi = 'no API, above';
+  return [
+    row('4 throughput', `${c}: executions/s`, a.executions, fmtRate(a.agentPerSec), ...vs(a.agentPerSec, level?.agentPerSec, fmtRate, noApi)),
+    row('4 throughput', `${c}: agent process CPU per execution`, a.executions, fmtMs2(a.agentCpu.agentMsPerExecution), ...vs(a.agentCpu.agentMsPerExecution, level?.agentCpu?.agentMsPerExecution, fmtMs2, noApi)),
+    row('4 throughput', `${c}: PostgreSQL CPU per execution (the API's seal transactions included)`, a.executions, fmtMs2(a.agentCpu.postgresMsPerExecution), ...vs(a.agentCpu.postgresMsPerExecution, level?.agentCpu?.postgresMsPerExecution, fmtMs2, noApi)),
+  ];
 }
 
 /**

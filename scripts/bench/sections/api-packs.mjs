@@ -12,11 +12,10 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { FakeAttuneApi } from '../../lib/fake-api.mjs';
 import { join } from 'node:path';
 import { create as tarCreate } from 'tar';
-import { startReadyAgent } from '../lib/agent.mjs';
+import { BENCH_JWT_SECRET as JWT_SECRET, startReadyAgent } from '../lib/agent.mjs';
 import { BENCH_PACK, NOOP_ACTION } from '../lib/harness.mjs';
 import { now, progress, round, summary } from '../lib/util.mjs';
 
-const JWT_SECRET = 'bench-jwt-secret'; // = agentEnv()'s ATTUNE__SECURITY__JWT_SECRET
 
 async function startArchiveApi(ctx) {
   const releases = new Map();

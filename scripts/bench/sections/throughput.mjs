@@ -3,7 +3,13 @@
 // database) and a Celery prefork worker on the same broker, each running the same command.
 // Agent window: first dispatch published → last ExecutionCompleted received (the executions
 // rows are created before the window, as the executor does before it dispatches).
-import { startReadyAgent } from '../lib/agent.mjs';
+// No Attune API listens in these runs, so after the first failed request the agent queues its
+// log-stream seals (one probe per backoff step); at the highest level the agent runs once more
+// with an API that answers them (scripts/lib/fake-api.mjs in this process, which writes the seal
+// to PostgreSQL as the real API does): two seal requests per execution, as in production.
+import { join } from 'node:path';
+import { FakeAttuneApi } from '../../lib/fake-api.mjs';
+import { BENCH_JWT_SECRET, startReadyAgent } from '../lib/agent.mjs';
 import { NOOP_ACTION } from '../lib/harness.mjs';
 import { envelope } from '../../lib/control-plane.mjs';
 import { runAmqpConsume } from '../baselines/amqp-consume.mjs';
@@ -13,8 +19,8 @@ import { cpuByName, machineCpu, now, pgBackendsCpu, procCpu, progress, round, sl
 export const CONCURRENCY = [1, 4, 16];
 const SERVICES = ['postgres', 'beam.smp'];
 
-async function agentRun(ctx, concurrency, messages) {
-  const { agent } = await startReadyAgent(ctx, { tag: `tp${concurrency}`, maxConcurrent: concurrency });
+async function agentRun(ctx, concurrency, messages, extraEnv = {}) {
+  const { agent } = await startReadyAgent(ctx, { tag: `tp${concurrency}`, maxConcurrent: concurrency, extraEnv });
   let stopped = false;
   try {
     const executions = await ctx.harness.createExecutions(NOOP_ACTION, agent.workerId, messages);
@@ -108,5 +114,22 @@ export async function benchThroughput(ctx) {
       seconds: { agent: round(agent.seconds, 3), amqpConsume: round(amqpConsume.seconds, 3), celery: round(celery.seconds, 3) },
     });
   }
-  return { command: command.join(' '), executions: messages, levels };
+  const withApi = await agentRunWithApi(ctx, Math.max(...levels.map((l) => l.concurrency)), messages);
+  return { command: command.join(' '), executions: messages, levels, withApi };
+}
+
+/** The agent at `concurrency` with an Attune API answering its seals (see the file comment). */
+async function agentRunWithApi(ctx, concurrency, messages) {
+  progress(`throughput c=${concurrency}: agent with an Attune API answering the seals, ${messages} executions`);
+  const api = new FakeAttuneApi({ jwtSecret: BENCH_JWT_SECRET, databaseUrl: ctx.databaseUrl, artifactsDir: join(ctx.work, 'artifacts'), schema: ctx.harness.cp.schema, keepAliveTimeoutMs: 65_000 });
+  await api.start();
+  try {
+    const seals = () => api.requestsTo(/\/logs\/\d+\/seal$/).length;
+    const before = seals();
+    const r = await agentRun(ctx, concurrency, messages, { ATTUNE_API_URL: api.url });
+    progress(`throughput c=${concurrency} with the API: agent ${r.perSecond.toFixed(1)}/s, ${r.cpu.agentMsPerExecution} ms agent CPU per execution`);
+    return { concurrency, executions: messages, agentPerSec: round(r.perSecond, 1), agentCpu: r.cpu, agentRoundTrips: r.roundTrips, sealRequestsPerExecution: round((seals() - before) / messages, 2) };
+  } finally {
+    await api.close();
+  }
 }

@@ -124,6 +124,13 @@ describe('npm run bench -- --quick', () => {
       expect(l.agentRoundTrips.statusChangedPerExecution).toBe(2);
       expect(l.agentRoundTrips.completedPerExecution).toBe(1);
     }
+    // Once more at the highest level with an API answering the seals: stdout and stderr each.
+    const a = t.withApi;
+    expect(a.concurrency).toBe(16);
+    positive(a.agentPerSec);
+    positive(a.agentCpu.agentMsPerExecution);
+    expect(a.sealRequestsPerExecution).toBe(2);
+    expect(a.agentRoundTrips.completedPerExecution).toBe(1);
   });
 
   it('floor: the skeleton consumer ran at the highest level with and without its spawn and on upstream\'s table, on the agent\'s Node', () => {
@@ -198,11 +205,13 @@ describe('npm run bench -- --quick', () => {
     expect(run.stdout).toContain('| target | met? |');
     expect(md).toContain(doc.meta.agentLabel);
     const rows = doc.rows as Json[];
-    // 5 detection (2 of them the probes-all-at-once floor) + 4 start-up + 3 overhead + 6 throughput
-    // + 3 × 5 CPU/round-trip rows + 5 heavy (3 of them its floors) + 8 floor (CPU with and without the spawn, PostgreSQL on a plain and on upstream's table,
-    // sequential latency with and without the spawn and the agent's above it, vs Celery) + 2 soak (single samples, floors)
-    // + 4 API packs (p50/p95 of cold vs warm, object vs volume)
-    expect(rows).toHaveLength(52);
+    // 5 detection (2 of them the probes-all-at-once floor) + 4 start-up + 3 overhead
+    // + 6 throughput + 3 × 5 CPU/round-trip rows + 3 with an API answering the seals
+    // + 5 heavy (3 of them its floors) + 8 floor (CPU with and without the spawn, PostgreSQL on a
+    // plain and on upstream's table, sequential latency with and without the spawn and the
+    // agent's above it, vs Celery) + 2 soak (single samples, floors) + 4 API packs (p50/p95 of
+    // cold vs warm, object vs volume)
+    expect(rows).toHaveLength(55);
     expect(rows.map((r) => r.target)).toEqual(expect.arrayContaining(['≤ 70 MiB', '< +5 %']));
     for (const r of rows) expect(r.measure).not.toMatch(/^(failed|not run)/);
     expect(rows.filter((r) => r.target !== '—').every((r) => typeof r.met === 'boolean')).toBe(true);
