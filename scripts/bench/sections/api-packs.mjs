@@ -12,20 +12,19 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { FakeAttuneApi } from '../../lib/fake-api.mjs';
 import { join } from 'node:path';
 import { create as tarCreate } from 'tar';
-import { BENCH_JWT_SECRET as JWT_SECRET, startReadyAgent } from '../lib/agent.mjs';
+import { BENCH_JWT_SECRET, startReadyAgent } from '../lib/agent.mjs';
 import { BENCH_PACK, NOOP_ACTION } from '../lib/harness.mjs';
 import { now, progress, round, summary } from '../lib/util.mjs';
-
 
 async function startArchiveApi(ctx) {
   const releases = new Map();
   let requests = 0;
-  const fake = new FakeAttuneApi({ jwtSecret: JWT_SECRET, databaseUrl: ctx.databaseUrl, artifactsDir: join(ctx.work, 'artifacts') });
+  const fake = new FakeAttuneApi({ jwtSecret: BENCH_JWT_SECRET, databaseUrl: ctx.databaseUrl, artifactsDir: join(ctx.work, 'artifacts') });
   fake.mount((req, res) => {
     const m = /^\/api\/v1\/internal\/pack-releases\/(\d+)\/archive$/.exec(req.url ?? '');
     if (!m) return false;
     const auth = /^Bearer ([\w-]+)\.([\w-]+)\.([\w-]+)$/.exec(req.headers.authorization ?? '');
-    const signed = auth && createHmac('sha256', JWT_SECRET).update(`${auth[1]}.${auth[2]}`).digest('base64url') === auth[3];
+    const signed = auth && createHmac('sha256', BENCH_JWT_SECRET).update(`${auth[1]}.${auth[2]}`).digest('base64url') === auth[3];
     const release = releases.get(Number(m[1]));
     if (!release || !signed) {
       res.writeHead(release ? 401 : 404).end();

@@ -17,15 +17,25 @@ export function floorNode(ctx) {
   return node;
 }
 
+/**
+ * What the skeleton needs to run `action` on upstream's `execution` table: a maker of n
+ * `scheduled` rows as the executor creates them (pinned, with their snapshot) returning their
+ * ids, and the search_path that finds the table.
+ */
+export function upstreamTable(ctx, action) {
+  return {
+    upstreamRows: async (n) => (await ctx.harness.createExecutions(action, null, n)).map((e) => e.id),
+    searchPath: `${ctx.harness.cp.schema},public`,
+  };
+}
+
 export async function benchFloor(ctx) {
   const node = floorNode(ctx);
   const concurrency = Math.max(...(ctx.levels ?? CONCURRENCY));
   const executions = ctx.sizes.throughputExecutions;
   const version = await nodeVersionOf(node);
   progress(`floor: skeleton consumer on ${version}, c=${concurrency}, ${executions} executions with and without the spawn, and on upstream's execution table`);
-  // Upstream's `execution` rows as the executor creates them (pinned, with their snapshot).
-  const upstreamRows = async (n) => (await ctx.harness.createExecutions(NOOP_ACTION, null, n)).map((e) => e.id);
-  const searchPath = `${ctx.harness.cp.schema},public`;
+  const { upstreamRows, searchPath } = upstreamTable(ctx, NOOP_ACTION);
   const cases = await measureFloor({ node, databaseUrl: ctx.databaseUrl, amqpUrl: ctx.amqpUrl, executions, concurrencies: [concurrency], script: ctx.pack.noopScript, upstreamRows, searchPath });
   const find = (schema, spawn) => cases.find((c) => c.schema === schema && c.spawn === spawn);
   const sequential = await sequentialFloor(ctx, node, upstreamRows, searchPath);

@@ -14,7 +14,7 @@ import { HEAVY_ACTION } from '../lib/harness.mjs';
 import { measureSequentialFloor } from '../floor.mjs';
 import { timeDrain } from '../lib/floor-action.mjs';
 import { kibToMiB, median, now, progress, round, timedRun } from '../lib/util.mjs';
-import { floorNode } from './floor.mjs';
+import { floorNode, upstreamTable } from './floor.mjs';
 
 /** The agent's default `worker.max_stdout_bytes` (src/config/validate.ts), which the bench keeps. */
 const MAX_STDOUT_BYTES = 10 * 1024 * 1024;
@@ -78,7 +78,6 @@ async function heavyFloors(ctx, runs, producer) {
   const logDir = join(ctx.work, 'heavy-floor-logs');
   mkdirSync(logDir, { recursive: true });
   try {
-    const upstreamRows = async (n) => (await ctx.harness.createExecutions(HEAVY_ACTION, null, n)).map((e) => e.id);
     const skeletonMs = await measureSequentialFloor({
       node: floorNode(ctx),
       databaseUrl: ctx.databaseUrl,
@@ -86,8 +85,7 @@ async function heavyFloors(ctx, runs, producer) {
       runs,
       warmup: 0,
       script: ctx.pack.heavyScript,
-      upstreamRows,
-      searchPath: `${ctx.harness.cp.schema},public`,
+      ...upstreamTable(ctx, HEAVY_ACTION),
       between,
       output: { logDir, maxBytes: MAX_STDOUT_BYTES },
     });
